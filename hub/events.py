@@ -1,0 +1,128 @@
+"""Typed, immutable events: everything that happens in Pantau travels as one of these."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Context(BaseModel):
+    """Traces cause to effect: an event caused by another carries its id as `parent_id`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=_new_id)
+    parent_id: str | None = None
+    user_id: str | None = None
+
+    def child(self, user_id: str | None = None) -> Context:
+        """A new context for an event caused by the one holding this context."""
+        return Context(parent_id=self.id, user_id=user_id if user_id is not None else self.user_id)
+
+
+class Event(BaseModel):
+    """Base of every event; subclasses fix `type`, plugins may publish plain `Event`s."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    registry: ClassVar[dict[str, type[Event]]] = {}
+    event_type: ClassVar[str | None] = None
+
+    type: str
+    camera_id: str | None = None
+    time: datetime = Field(default_factory=_now)
+    context: Context = Field(default_factory=Context)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("event_type")
+        if name is None:
+            return
+        if name in Event.registry and Event.registry[name] is not cls:
+            raise TypeError(f"event type {name!r} is already defined by {Event.registry[name]}")
+        Event.registry[name] = cls
+
+    @classmethod
+    def create(cls, **fields: Any) -> Event:
+        """Build an event of this class, filling in `type` from the class."""
+        if cls.event_type is None:
+            return cls(**fields)
+        return cls(type=cls.event_type, **fields)
+
+    @classmethod
+    def parse_wire(cls, payload: dict[str, Any]) -> Event:
+        """Rebuild an event received from another node, as its registered class when known."""
+        target = Event.registry.get(str(payload.get("type")), Event)
+        return target.model_validate(payload)
+
+    def caused(self, event_class: type[Event], **fields: Any) -> Event:
+        """An event of `event_class` whose context points back to this one."""
+        fields.setdefault("context", self.context.child())
+        fields.setdefault("camera_id", self.camera_id)
+        return event_class.create(**fields)
+
+
+class CameraOnline(Event):
+    """A camera's stream is flowing."""
+
+    event_type = "camera.online"
+
+
+class CameraOffline(Event):
+    """A camera stopped delivering; `data.reason` says why when known."""
+
+    event_type = "camera.offline"
+
+
+class CameraDegraded(Event):
+    """A camera delivers, but badly (low fps, no keyframes, broken timestamps)."""
+
+    event_type = "camera.degraded"
+
+
+class CameraAdded(Event):
+    """A camera joined the registry."""
+
+    event_type = "camera.added"
+
+
+class CameraUpdated(Event):
+    """A camera's registry entry changed."""
+
+    event_type = "camera.updated"
+
+
+class CameraRemoved(Event):
+    """A camera left the registry."""
+
+    event_type = "camera.removed"
+
+
+class PluginFailed(Event):
+    """A plugin failed to load or set up; `data.plugin` and `data.reason` say which and why."""
+
+    event_type = "plugin.failed"
+
+
+class HubStarted(Event):
+    """The hub finished starting and serves its API."""
+
+    event_type = "hub.started"
+
+
+class HubStopping(Event):
+    """The hub is shutting down."""
+
+    event_type = "hub.stopping"
