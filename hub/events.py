@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 
 def _new_id() -> str:
@@ -43,7 +46,17 @@ class Event(BaseModel):
     camera_id: str | None = None
     time: datetime = Field(default_factory=_now)
     context: Context = Field(default_factory=Context)
-    data: dict[str, Any] = Field(default_factory=dict)
+    data: Mapping[str, Any] = Field(default_factory=dict)
+
+    @field_validator("data", mode="after")
+    @classmethod
+    def _read_only(cls, value: Mapping[str, Any]) -> Mapping[str, Any]:
+        # Every subscriber shares one event object: none may change what the others see.
+        return MappingProxyType(dict(value))
+
+    @field_serializer("data")
+    def _plain(self, value: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(value)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -67,7 +80,7 @@ class Event(BaseModel):
         target = Event.registry.get(str(payload.get("type")), Event)
         return target.model_validate(payload)
 
-    def caused(self, event_class: type[Event], **fields: Any) -> Event:
+    def caused(self, event_class: builtins.type[Event], **fields: Any) -> Event:
         """An event of `event_class` whose context points back to this one."""
         fields.setdefault("context", self.context.child())
         fields.setdefault("camera_id", self.camera_id)

@@ -111,4 +111,6 @@ def configure_logging(
     handler.pantau = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Alembic narrates every migration step at INFO; a hub start should not.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
     return handler

@@ -140,7 +140,9 @@ class PluginContext:
         self.name = name
         self.options = options
         self.data_dir = data_dir
-        self.log = logging.LoggerAdapter(logging.getLogger(f"pantau.plugin.{name}"), {"plugin": name})
+        self.log = logging.LoggerAdapter(
+            logging.getLogger(f"pantau.plugin.{name}"), {"plugin": name}
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def create_task(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -155,15 +157,15 @@ class PluginContext:
         if not task.cancelled() and task.exception() is not None:
             self.log.error("task %s crashed", task.get_name(), exc_info=task.exception())
 
-    async def cancel_tasks(self, timeout: float) -> None:
-        """Cancel the plugin's tasks and wait for them, at most `timeout` seconds."""
+    async def cancel_tasks(self, grace: float) -> None:
+        """Cancel the plugin's tasks and wait for them, at most `grace` seconds."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            _, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:
-                self.log.warning("task %s did not stop in %.1fs", task.get_name(), timeout)
+                self.log.warning("task %s did not stop in %.1fs", task.get_name(), grace)
 
 
 class PluginHost:
@@ -193,7 +195,9 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
         self.order: list[str] = []
-        self.registrations: dict[str, dict[str, Registration]] = {k: {} for k in REGISTRY_HOOKS.values()}
+        self.registrations: dict[str, dict[str, Registration]] = {
+            k: {} for k in REGISTRY_HOOKS.values()
+        }
         self.web_routes: list[WebRoute] = []
         self.contexts: dict[str, PluginContext] = {}
         self._rejected: list[PluginRecord] = []
@@ -236,14 +240,15 @@ class PluginHost:
             record = PluginRecord(ep.name, PluginSource.ENTRY_POINT, origin)
             manifest_path = None
             try:
-                spec = importlib.util.find_spec(ep.module)
-            except (ImportError, ValueError) as exc:
-                record.fail(f"cannot find module {ep.module!r}: {exc}")
+                module_name = ep.module
+                spec = importlib.util.find_spec(module_name)
+            except (ImportError, ValueError, AttributeError) as exc:
+                record.fail(f"bad entry point {ep.value!r}: {type(exc).__name__}: {exc}")
                 self._keep(record)
                 continue
             if spec is not None and spec.submodule_search_locations:
                 manifest_path = Path(next(iter(spec.submodule_search_locations))) / MANIFEST_FILE
-            yield record, manifest_path, ep.module
+            yield record, manifest_path, module_name
 
     def _discover_folder(self, plugin_dir: Path) -> Iterable[tuple[PluginRecord, Path | None, str]]:
         if not plugin_dir.is_dir():
@@ -350,7 +355,9 @@ class PluginHost:
                 continue
             if opts.get("enabled", True) is False and record.state is PluginState.LOADED:
                 if record.manifest is not None and record.manifest.essential:
-                    log.warning("plugin is essential and cannot be disabled", extra={"plugin": name})
+                    log.warning(
+                        "plugin is essential and cannot be disabled", extra={"plugin": name}
+                    )
                 else:
                     self._unregister(record)
                     record.fail("disabled in the config", PluginState.DISABLED)
@@ -437,7 +444,9 @@ class PluginHost:
                     ):
                         continue
                     self._unregister(record)
-                    record.fail(f"dependency {dep!r} is {dep_record.state.value}", PluginState.SKIPPED)
+                    record.fail(
+                        f"dependency {dep!r} is {dep_record.state.value}", PluginState.SKIPPED
+                    )
                     changed = True
                     break
 
@@ -467,7 +476,9 @@ class PluginHost:
                 raise ValueError(f"{kind} needs a name (pass name= or give it a .name)")
             table = self.registrations[kind]
             if key in table and table[key].plugin != record.name:
-                raise ValueError(f"{kind} {key!r} is already registered by plugin {table[key].plugin!r}")
+                raise ValueError(
+                    f"{kind} {key!r} is already registered by plugin {table[key].plugin!r}"
+                )
             table[key] = Registration(kind, key, record.name, obj)
             record.registered.setdefault(kind, []).append(key)
 
@@ -517,15 +528,21 @@ class PluginHost:
             dep = self._unusable_dependency(record)
             if dep is not None:
                 self._drop_registrations(name)
-                record.fail(f"dependency {dep!r} is {self.records[dep].state.value}", PluginState.SKIPPED)
+                record.fail(
+                    f"dependency {dep!r} is {self.records[dep].state.value}", PluginState.SKIPPED
+                )
                 continue
-            context = PluginContext(name, self._plugin_options(name), self.data_dir / "plugins" / name)
+            context = PluginContext(
+                name, self._plugin_options(name), self.data_dir / "plugins" / name
+            )
             self.contexts[name] = context
             try:
                 for impl in self._impls("setup", name):
-                    await _call_with_timeout(impl, self.setup_timeout, hub=hub, plugin=context)
+                    await _call_within(impl, self.setup_timeout, hub=hub, plugin=context)
             except TimeoutError:
-                await self._abandon(record, context, f"setup did not finish in {self.setup_timeout:g}s")
+                await self._abandon(
+                    record, context, f"setup did not finish in {self.setup_timeout:g}s"
+                )
                 continue
             except Exception as exc:  # noqa: BLE001 - isolate the plugin, keep the hub
                 await self._abandon(record, context, f"setup raised {type(exc).__name__}: {exc}")
@@ -557,9 +574,13 @@ class PluginHost:
             context = self.contexts[name]
             try:
                 for impl in self._impls("shutdown", name):
-                    await _call_with_timeout(impl, self.shutdown_timeout, hub=hub, plugin=context)
+                    await _call_within(impl, self.shutdown_timeout, hub=hub, plugin=context)
             except TimeoutError:
-                log.error("shutdown did not finish in %.1fs", self.shutdown_timeout, extra={"plugin": name})
+                log.error(
+                    "shutdown did not finish in %.1fs",
+                    self.shutdown_timeout,
+                    extra={"plugin": name},
+                )
             except Exception:
                 log.exception("shutdown raised", extra={"plugin": name})
             await context.cancel_tasks(self.shutdown_timeout)
@@ -573,10 +594,10 @@ class PluginHost:
         return counts
 
 
-async def _call_with_timeout(impl: pluggy.HookImpl, timeout: float, **kwargs: Any) -> None:
+async def _call_within(impl: pluggy.HookImpl, limit_s: float, **kwargs: Any) -> None:
     """Await a hook implementation; a plain function runs in a daemon thread so it cannot block."""
     args = {a: kwargs[a] for a in impl.argnames}
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(limit_s):
         if inspect.iscoroutinefunction(impl.function):
             await impl.function(**args)
             return
@@ -585,7 +606,9 @@ async def _call_with_timeout(impl: pluggy.HookImpl, timeout: float, **kwargs: An
             await result
 
 
-def _in_daemon_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> concurrent.futures.Future[Any]:
+def _in_daemon_thread(
+    fn: Callable[..., Any], kwargs: dict[str, Any]
+) -> concurrent.futures.Future[Any]:
     """Run `fn` in a daemon thread, so a hung plugin never keeps the process alive."""
     future: concurrent.futures.Future[Any] = concurrent.futures.Future()
 

@@ -1,0 +1,1 @@
+"""Built-in plugins, one folder each; loaded exactly like third-party ones."""

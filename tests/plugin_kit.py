@@ -64,10 +64,14 @@ class PluginLab:
         """Add a plugin in the user plugin folder."""
         return write_plugin(self.folder, name, code, manifest)
 
-    def installed(self, ep_name: str, module: str, code: str = "", manifest: str | None = None) -> None:
+    def installed(
+        self, ep_name: str, module: str, code: str = "", manifest: str | None = None
+    ) -> None:
         """Install a distribution (a real dist-info) whose entry point names `module`."""
         site = self.root / "site"
-        write_plugin(site, module, code, manifest if manifest is not None else manifest_toml(ep_name))
+        write_plugin(
+            site, module, code, manifest if manifest is not None else manifest_toml(ep_name)
+        )
         dist = site / f"{module}_dist-1.0.dist-info"
         dist.mkdir()
         (dist / "METADATA").write_text(

@@ -38,6 +38,8 @@ def test_hook_is_in_the_plugin_guide(hook: str) -> None:
 @pytest.mark.parametrize("hook", HOOKS)
 def test_hook_is_used_by_a_test(hook: str) -> None:
     sources = "\n".join(
-        p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("test_*.py") if p.name != "test_docs.py"
+        p.read_text(encoding="utf-8")
+        for p in (ROOT / "tests").rglob("test_*.py")
+        if p.name != "test_docs.py"
     )
     assert f"def {hook}(" in sources, f"no test implements hook {hook}"

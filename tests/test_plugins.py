@@ -260,11 +260,16 @@ def test_third_party_may_not_replace_builtin(lab: PluginLab) -> None:
     host = lab.host()
     assert host.records["hikvision"].source is PluginSource.BUILTIN
     assert host.records["hikvision"].state is PluginState.LOADED
-    refused = [r for r in host.all_records() if r.name == "hikvision" and r.state is PluginState.FAILED]
+    refused = [
+        r for r in host.all_records() if r.name == "hikvision" and r.state is PluginState.FAILED
+    ]
     assert sorted(r.source.value for r in refused) == ["entry point", "folder"]
     for record in refused:
         assert record.reason is not None
-        assert "a built-in plugin has this name; a third-party plugin may not replace it" in record.reason
+        assert (
+            "a built-in plugin has this name; a third-party plugin may not replace it"
+            in record.reason
+        )
 
 
 def test_safe_mode_loads_builtins_only(lab: PluginLab) -> None:

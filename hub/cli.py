@@ -1,0 +1,275 @@
+"""The `pantau` command: run the hub, check a config, list plugins, manage the camera registry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from hub import __version__
+from hub.config import Config, ConfigError, config_json_schema, default_config, load_config
+from hub.logs import configure_logging
+
+T = TypeVar("T")
+
+CONFIG_ENV = "PANTAU_CONFIG"
+
+
+def _load(path: str | None) -> Config:
+    """Load the config at `path`, or the embedded defaults; config errors end the command."""
+    if path is None:
+        return default_config()
+    try:
+        return load_config(Path(path))
+    except ConfigError as exc:
+        for issue in exc.issues:
+            click.echo(str(issue), err=True)
+        count = len(exc.issues)
+        click.echo(f"{count} problem{'s' if count != 1 else ''} in {path}", err=True)
+        sys.exit(2)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
+    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in r] for r in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+    return "\n".join(lines)
+
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    envvar=CONFIG_ENV,
+    type=click.Path(dir_okay=False),
+    help=f"Config file (default: ${CONFIG_ENV}, else the embedded defaults).",
+)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="pantau")
+@click.option("--log-level", default="INFO", show_default=True, help="DEBUG, INFO, WARNING, ERROR.")
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def main(log_level: str, log_format: str) -> None:
+    """Pantau: one picture of every camera, and a fast path from what they see to who responds."""
+    configure_logging(log_level, "json" if log_format == "json" else "text")
+
+
+@main.command()
+@click.argument("config_path", required=False, envvar=CONFIG_ENV, type=click.Path(dir_okay=False))
+@click.option("--safe-mode", is_flag=True, help="Load built-in plugins only.")
+@click.option("--host", help="Listen on this address instead of hub.web.host.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Listen on this port instead of hub.web.port."
+)
+def run(config_path: str | None, safe_mode: bool, host: str | None, port: int | None) -> None:
+    """Start the hub with CONFIG and serve its API until SIGINT or SIGTERM."""
+    from hub.runtime import Hub
+    from hub.web import serve
+
+    config = _load(config_path)
+    web_changes = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    if web_changes:
+        web = config.hub.web.model_copy(update=web_changes)
+        config = config.model_copy(update={"hub": config.hub.model_copy(update={"web": web})})
+    _run(serve(Hub(config, safe_mode=safe_mode)))
+
+
+@main.command()
+@click.argument("config_path", type=click.Path(dir_okay=False))
+def check(config_path: str) -> None:
+    """Validate CONFIG (and the cameras against the installed vendor plugins) without starting."""
+    from hub.runtime import Hub
+
+    config = _load(config_path)
+    hub = Hub(config)
+    hub.load_plugins()
+    problems = hub.camera_problems()
+    for problem in problems:
+        click.echo(f"{config_path}: {problem}", err=True)
+    if problems:
+        sys.exit(2)
+    click.echo(
+        f"{config_path}: ok ({len(config.owners)} owners, {len(config.sites)} sites, "
+        f"{len(config.cameras)} cameras, {len(config.responders)} responders, "
+        f"{len(config.rules)} rules)"
+    )
+
+
+@main.group("config")
+def config_group() -> None:
+    """Work with the configuration format."""
+
+
+@config_group.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of the config file, for editors."""
+    click.echo(json.dumps(config_json_schema(), indent=2))
+
+
+@main.command("plugins")
+@config_option
+@click.option("--safe-mode", is_flag=True, help="Load built-in plugins only.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins_command(config_path: str | None, safe_mode: bool, as_json: bool) -> None:
+    """List every plugin with its kind, version, source, state and why it failed."""
+    from hub.runtime import Hub
+
+    hub = Hub(_load(config_path), safe_mode=safe_mode)
+    hub.load_plugins()
+    records = [r.as_dict() for r in hub.plugins.all_records()]
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    rows = [
+        (r["name"], r["kind"], r["version"], r["source"], r["state"], r["reason"] or "")
+        for r in records
+    ]
+    click.echo(_table(rows, ["NAME", "KIND", "VERSION", "SOURCE", "STATE", "REASON"]))
+
+
+@asynccontextmanager
+async def _registry(config: Config) -> AsyncIterator[Any]:
+    from hub.runtime import Hub
+
+    hub = Hub(config)
+    try:
+        registry = await hub.open_store()
+        await registry.sync_from_config(config)
+        yield registry
+    finally:
+        await hub.db.close()
+
+
+def _with_registry(config_path: str | None, action: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+    async def go() -> T:
+        async with _registry(_load(config_path)) as registry:
+            return await action(registry)
+
+    return _run(go())
+
+
+@main.group()
+def cameras() -> None:
+    """The camera registry: cameras from the config and from the API, CLI or imports."""
+
+
+@cameras.command("list")
+@config_option
+@click.option("--owner", help="Only this owner's cameras.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cameras_list(config_path: str | None, owner: str | None, as_json: bool) -> None:
+    """List cameras with their owner, site, vendor and where they were declared."""
+
+    async def action(registry: Any) -> list[Any]:
+        return list(await registry.list_cameras(owner=owner))
+
+    items = _with_registry(config_path, action)
+    if as_json:
+        click.echo(json.dumps([c.as_dict() for c in items], indent=2, default=str))
+        return
+    rows = [(c.id, c.name, c.owner, c.site, c.vendor, c.source) for c in items]
+    click.echo(_table(rows, ["ID", "NAME", "OWNER", "SITE", "VENDOR", "SOURCE"]))
+    click.echo(f"{len(items)} camera{'s' if len(items) != 1 else ''}")
+
+
+@cameras.command("import")
+@click.argument("csv_path", type=click.Path(exists=True, dir_okay=False))
+@config_option
+@click.option("--owner", "default_owner", help="Owner for rows whose owner column is empty.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a tty).")
+def cameras_import(
+    csv_path: str, config_path: str | None, default_owner: str | None, progress: bool | None
+) -> None:
+    """Import an agency's camera inventory from CSV (see docs/inventory.md for the columns)."""
+    from hub.inventory import import_cameras_csv
+
+    show_progress = sys.stderr.isatty() if progress is None else progress
+
+    async def action(registry: Any) -> Any:
+        return await import_cameras_csv(
+            registry, Path(csv_path), progress=show_progress, default_owner=default_owner
+        )
+
+    report = _with_registry(config_path, action)
+    for error in report.errors:
+        click.echo(f"{csv_path}:{error.line}: {error.reason}", err=True)
+    click.echo(
+        f"{len(report.imported)} imported, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.errors)} bad rows"
+    )
+    if report.errors:
+        sys.exit(1)
+
+
+@cameras.command("add")
+@config_option
+@click.option("--id", "camera_id", required=True)
+@click.option("--name", required=True)
+@click.option("--owner", required=True)
+@click.option("--site")
+@click.option("--vendor", default="rtsp", show_default=True)
+@click.option("--url", help="Stream URL; credentials in it are split out and encrypted.")
+@click.option("--host", help="Camera or NVR address, for vendors that take a host.")
+@click.option("--port", type=click.IntRange(1, 65535))
+@click.option("--lat", type=float)
+@click.option("--lon", type=float)
+@click.option("--tag", "tags", multiple=True)
+def cameras_add(config_path: str | None, camera_id: str, **fields: Any) -> None:
+    """Add one camera to the registry (credentials: use the API or an import, not the shell)."""
+    from pydantic import ValidationError
+
+    from hub.registry import CameraInput, CameraSource, RegistryError, explain
+
+    fields["tags"] = list(fields["tags"])
+    try:
+        camera = CameraInput(id=camera_id, **fields)
+    except ValidationError as exc:
+        click.echo(f"error: {explain(exc)}", err=True)
+        sys.exit(1)
+
+    async def action(registry: Any) -> Any:
+        return await registry.add_camera(camera, source=CameraSource.API)
+
+    try:
+        _with_registry(config_path, action)
+    except RegistryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"added camera {camera_id}")
+
+
+@cameras.command("remove")
+@click.argument("camera_id")
+@config_option
+def cameras_remove(camera_id: str, config_path: str | None) -> None:
+    """Remove a camera that was added through the API, CLI or an import."""
+    from hub.registry import RegistryError
+
+    async def action(registry: Any) -> Any:
+        return await registry.remove_camera(camera_id)
+
+    try:
+        _with_registry(config_path, action)
+    except RegistryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"removed camera {camera_id}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

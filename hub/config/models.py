@@ -1,0 +1,471 @@
+"""The shape of a Pantau configuration: pydantic models for every section, and their checks."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+from urllib.parse import unquote, urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from hub.config.errors import Loc, format_path
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_SLUG = re.compile(SLUG_PATTERN)
+CAMERA_URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "file")
+SKIP_REFERENCES = "skip_references"
+"""Validation context key: the loader checks references itself, on the raw data, with lines."""
+CONFIG_DIR = "config_dir"
+"""Validation context key: the folder of the configuration file, for relative paths."""
+
+
+def _check_slug(value: str) -> str:
+    if not _SLUG.match(value):
+        raise PydanticCustomError("slug", "must be a lowercase id of letters, digits, '-' or '_'")
+    return value
+
+
+def _range(low: int, high: int) -> Callable[[Any, ValidatorFunctionWrapHandler], Any]:
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # YAML reads `yes` as true; a coordinate or port of `true` is a mistake, not 1.
+        if isinstance(value, bool):
+            raise PydanticCustomError("number_type", "must be a number")
+        number = handler(value)
+        if not low <= number <= high:
+            raise PydanticCustomError(
+                "out_of_range", "must be between {low} and {high}", {"low": low, "high": high}
+            )
+        return number
+
+    return check
+
+
+Slug = Annotated[
+    str, AfterValidator(_check_slug), Field(json_schema_extra={"pattern": SLUG_PATTERN})
+]
+Lat = Annotated[
+    float, WrapValidator(_range(-90, 90)), Field(json_schema_extra={"minimum": -90, "maximum": 90})
+]
+Lon = Annotated[
+    float,
+    WrapValidator(_range(-180, 180)),
+    Field(json_schema_extra={"minimum": -180, "maximum": 180}),
+]
+Port = Annotated[
+    int, WrapValidator(_range(1, 65535)), Field(json_schema_extra={"minimum": 1, "maximum": 65535})
+]
+
+
+def _plugin_options(value: Any) -> Any:
+    if value is None:  # `rtsp:` with nothing under it: the plugin with its defaults
+        return {}
+    return value
+
+
+def _check_enabled(options: dict[str, Any]) -> dict[str, Any]:
+    if "enabled" in options and not isinstance(options["enabled"], bool):
+        raise PydanticCustomError(
+            "bool_type", "must be true or false", {"field": "enabled", "value": options["enabled"]}
+        )
+    return options
+
+
+PluginOptions = Annotated[
+    dict[str, Any], BeforeValidator(_plugin_options), AfterValidator(_check_enabled)
+]
+"""Free options of one plugin; `enabled: false` turns the plugin off."""
+
+
+class Section(BaseModel):
+    """Base of every configuration model: unknown fields are typos, and reported."""
+
+    # pydantic's own error text would quote inputs, passwords among them
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, data: Any) -> Any:
+        # `cameras:` with every camera commented out is an empty list, not an error.
+        if not isinstance(data, dict):
+            return data
+        return {
+            key: value
+            for key, value in data.items()
+            if value is not None
+            or (field := cls.model_fields.get(key)) is None
+            or field.is_required()
+        }
+
+
+class WebSettings(Section):
+    """Where the web interface and API listen."""
+
+    host: str = Field("127.0.0.1", description="Address to listen on; 0.0.0.0 for every one.")
+    port: Port = Field(8123, description="TCP port, 1 to 65535.")
+
+
+class HubSettings(Section):
+    """Settings of the hub itself."""
+
+    name: str = Field("Pantau", description="Shown in the dashboard title and in alerts.")
+    timezone: str = Field("Asia/Jakarta", description="IANA time zone, such as Asia/Makassar.")
+    web: WebSettings = Field(default_factory=WebSettings)
+    data_dir: Path = Field(
+        Path("var"), description="Folder for the database, snapshots and clips (relative: to cwd)."
+    )
+    database_url: SecretStr | None = Field(
+        None, description="sqlite:// or postgresql:// URL; default: SQLite in data_dir."
+    )
+    plugin_dir: Path | None = Field(
+        None, description="Folder of user plugins (relative: to the configuration file)."
+    )
+    safe_mode: bool = Field(False, description="Load built-in plugins only.")
+    plugin_setup_timeout: float = Field(
+        30.0, gt=0, description="Seconds a plugin may take to set up."
+    )
+    shutdown_timeout: float = Field(5.0, ge=0, description="Seconds to wait for tasks at shutdown.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            raise PydanticCustomError("unknown_time_zone", "unknown time zone") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        url = value.get_secret_value()
+        scheme, found, rest = url.partition("://")
+        driver = _DATABASE_DRIVERS.get(scheme.lower()) if found else None
+        if driver is None:
+            shown = f"scheme '{scheme}'" if found and len(scheme) <= 30 else "no scheme"
+            raise PydanticCustomError(
+                "database_scheme", f"must be a sqlite:// or postgresql:// URL, got {shown}"
+            )
+        return SecretStr(f"{driver}://{rest}")
+
+    @field_validator("plugin_dir")
+    @classmethod
+    def _beside_config_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        base = (info.context or {}).get(CONFIG_DIR)
+        if value is None or base is None:
+            return value
+        return (Path(base) / value.expanduser()).resolve()
+
+    def database_url_value(self) -> str:
+        """The real database URL, with the async driver SQLAlchemy needs."""
+        if self.database_url is None:
+            return f"sqlite+aiosqlite:///{self.data_dir}/pantau.db"
+        return self.database_url.get_secret_value()
+
+
+_DATABASE_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+class Contact(Section):
+    """Who to call about an owner's cameras."""
+
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+class Owner(Section):
+    """A camera owner: a government office (OPD) or a private business."""
+
+    id: Slug
+    name: str
+    kind: Literal["opd", "private"] = Field(description="opd (government office) or private.")
+    contact: Contact | None = None
+
+
+class Site(Section):
+    """A place with cameras: a square, an intersection, a landfill, a mall."""
+
+    id: Slug
+    name: str
+    owner: str = Field(description="Id of the owner responsible for the site.")
+    address: str | None = None
+    lat: Lat
+    lon: Lon
+
+
+class CameraConfig(Section):
+    """One camera, reached by `url` or by `host` and `port`; credentials never leave it."""
+
+    id: Slug
+    name: str
+    owner: str = Field(description="Id of the owner of the camera.")
+    site: str | None = Field(None, description="Id of the site the camera stands at.")
+    vendor: str = Field("rtsp", description="Name of the vendor plugin that talks to the camera.")
+    url: str | None = Field(
+        None, description="Stream URL; credentials in it move to username/password."
+    )
+    host: str | None = None
+    port: Port | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    lat: Lat | None = None
+    lon: Lon | None = None
+    tags: list[str] = Field(default_factory=list)
+    enabled: bool = True
+    options: dict[str, Any] = Field(default_factory=dict, description="Vendor-specific options.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials_out_of_url(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            return data
+        try:
+            parts = urlsplit(data["url"])
+        except ValueError:
+            return data  # the url check below says what is wrong with it
+        if "@" not in parts.netloc:
+            return data
+        if data.get("username") is not None or data.get("password") is not None:
+            raise PydanticCustomError(
+                "credentials_twice",
+                "credentials given twice: in url and as username/password",
+                {"field": "url"},
+            )
+        userinfo, _, hostinfo = parts.netloc.rpartition("@")
+        user, has_password, password = userinfo.partition(":")
+        moved = {**data, "url": parts._replace(netloc=hostinfo).geturl(), "username": unquote(user)}
+        if has_password:
+            moved["password"] = unquote(password)
+        return moved
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            _ = parts.port  # raises ValueError on a port that is not a number
+        except ValueError:
+            raise PydanticCustomError("bad_url", "is not a valid URL") from None
+        if parts.scheme.lower() not in CAMERA_URL_SCHEMES:
+            schemes = ", ".join(f"{scheme}://" for scheme in CAMERA_URL_SCHEMES)
+            raise PydanticCustomError("url_scheme", f"must start with one of {schemes}")
+        if parts.scheme.lower() != "file" and not parts.hostname:
+            raise PydanticCustomError("bad_url", "has no host")
+        return value
+
+    @model_validator(mode="after")
+    def _url_or_host(self) -> CameraConfig:
+        if self.url is None and self.host is None:
+            raise PydanticCustomError("url_or_host", "needs either url or host")
+        if self.url is not None and self.host is not None:
+            raise PydanticCustomError("url_or_host", "give url or host, not both")
+        return self
+
+
+class Responder(Section):
+    """Who receives alerts (Damkar, Satpol PP, PSC 119, ...) and through which channels."""
+
+    id: Slug
+    name: str
+    channels: list[SecretStr] = Field(
+        default_factory=list, description="Apprise URLs; they carry tokens, so keep them secret."
+    )
+    areas: list[str] = Field(default_factory=list)
+    kinds: list[str] = Field(default_factory=list)
+
+
+class Rule(Section):
+    """Which events become incidents, how severe, and who is told."""
+
+    id: Slug
+    name: str | None = None
+    events: list[str] = Field(
+        min_length=1, description="Event types or prefixes, such as camera.offline or camera.*."
+    )
+    cameras: list[str] = Field(default_factory=list, description="Camera ids; empty: every camera.")
+    tags: list[str] = Field(default_factory=list, description="Camera tags; empty: any tag.")
+    severity: Literal["info", "warning", "critical"] = "warning"
+    responders: list[str] = Field(default_factory=list, description="Responder ids to alert.")
+
+
+class Config(Section):
+    """A whole Pantau configuration."""
+
+    model_config = ConfigDict(
+        extra="forbid", hide_input_in_errors=True, title="Pantau configuration"
+    )
+
+    hub: HubSettings = Field(default_factory=HubSettings)
+    owners: list[Owner] = Field(default_factory=list)
+    sites: list[Site] = Field(default_factory=list)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    responders: list[Responder] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    plugins: dict[str, PluginOptions] = Field(
+        default_factory=dict, description="Options per plugin name; enabled: false turns one off."
+    )
+
+    # Values read through `!secret`, wherever they ended up, for the log redactor.
+    _tagged_secrets: set[str] = PrivateAttr(default_factory=set)
+
+    @model_validator(mode="after")
+    def _references_hold(self, info: ValidationInfo) -> Config:
+        if (info.context or {}).get(SKIP_REFERENCES):
+            return self
+        problems = reference_problems(self.model_dump())
+        if problems:
+            raise ValueError(
+                "; ".join(
+                    f"{format_path(problem.loc)}: "
+                    + problem.describe(format_path(problem.first) if problem.first else None)
+                    for problem in problems
+                )
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class ReferenceProblem:
+    """An id given twice, or an id that names nothing."""
+
+    loc: Loc
+    message: str
+    first: Loc | None = None
+
+    def describe(self, first_at: str | None) -> str:
+        """The message, saying where the first occurrence is ("line 12" or "cameras[0].id")."""
+        return self.message if first_at is None else f"{self.message} (first at {first_at})"
+
+
+_ID_SECTIONS = ("owners", "sites", "cameras", "responders", "rules")
+# (section, field, section the field refers to, singular name of what it refers to)
+_REFERENCES = (
+    ("sites", "owner", "owners", "owner"),
+    ("cameras", "owner", "owners", "owner"),
+    ("cameras", "site", "sites", "site"),
+    ("rules", "cameras", "cameras", "camera"),
+    ("rules", "responders", "responders", "responder"),
+)
+
+
+def reference_problems(data: Mapping[Any, Any]) -> list[ReferenceProblem]:
+    """Duplicate ids and dangling references, found in raw data of any shape."""
+    problems: list[ReferenceProblem] = []
+    ids: dict[str, dict[str, Loc] | None] = {}
+    for section in _ID_SECTIONS:
+        items = [] if data.get(section) is None else data[section]
+        if not isinstance(items, list):
+            ids[section] = None  # a broken section: do not report everything that refers to it
+            continue
+        seen: dict[str, Loc] = {}
+        for index, item in _items(items):
+            ident = item.get("id")
+            if not isinstance(ident, str):
+                continue
+            loc: Loc = (section, index, "id")
+            if ident in seen:
+                problems.append(ReferenceProblem(loc, f"duplicate id '{ident}'", seen[ident]))
+            else:
+                seen[ident] = loc
+        ids[section] = seen
+    for section, field, target, noun in _REFERENCES:
+        known = ids.get(target)
+        items = data.get(section)
+        if known is None or not isinstance(items, list):
+            continue
+        for index, item in _items(items):
+            value = item.get(field)
+            named = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+            for position, ident in named:
+                if isinstance(ident, str) and ident not in known:
+                    loc = (section, index, field)
+                    loc = loc if position is None else (*loc, position)
+                    problems.append(ReferenceProblem(loc, f"no {noun} with id '{ident}'"))
+    return problems
+
+
+def _items(items: list[Any]) -> list[tuple[int, Mapping[Any, Any]]]:
+    return [(index, item) for index, item in enumerate(items) if isinstance(item, Mapping)]
+
+
+def field_names_at(loc: Loc) -> list[str]:
+    """The field names allowed in the mapping at `loc`, for "did you mean" hints."""
+    model: type[BaseModel] = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        inner = _model_in(field.annotation) if field is not None else None
+        if inner is None:
+            return []
+        model = inner
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if inspect.isclass(annotation) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def secret_values(config: Config) -> set[str]:
+    """Every secret string in a configuration, so that the log redactor can scrub them."""
+    values = set(config._tagged_secrets)
+    values.update(
+        camera.password.get_secret_value() for camera in config.cameras if camera.password
+    )
+    values.update(
+        channel.get_secret_value()
+        for responder in config.responders
+        for channel in responder.channels
+    )
+    if config.hub.database_url is not None:
+        password = urlsplit(config.hub.database_url.get_secret_value()).password
+        if password:
+            values.update({password, unquote(password)})
+    values.discard("")
+    return values
+
+
+def default_config() -> Config:
+    """The embedded defaults: one hub on this machine, SQLite under var/, no cameras."""
+    return Config()
+
+
+def config_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a configuration file, for editors (yaml-language-server and such)."""
+    schema = Config.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

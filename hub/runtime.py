@@ -1,0 +1,146 @@
+"""The running hub: the bus, the store, the registry and the plugins, started and stopped as one."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from hub import __version__
+from hub.bus import LocalBus
+from hub.config import Config, secret_values
+from hub.credentials import CredentialBox
+from hub.events import HubStarted, HubStopping, PluginFailed
+from hub.logs import redactor
+from hub.plugins import PluginHost, PluginState
+from hub.registry import Registry
+from hub.store import Database
+from hub.vendors import CameraVendor
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    """One Pantau node on its embedded defaults: in-memory bus, SQLite or PostgreSQL, plugins."""
+
+    def __init__(self, config: Config, *, safe_mode: bool = False) -> None:
+        self.config = config
+        settings = config.hub
+        redactor.add(secret_values(config))
+        self.data_dir = Path(settings.data_dir)
+        self.bus = LocalBus()
+        self.plugins = PluginHost(
+            options={name: dict(opts) for name, opts in config.plugins.items()},
+            plugin_dir=settings.plugin_dir,
+            safe_mode=safe_mode or settings.safe_mode,
+            setup_timeout=settings.plugin_setup_timeout,
+            shutdown_timeout=settings.shutdown_timeout,
+            data_dir=self.data_dir,
+        )
+        self.db = Database(settings.database_url_value())
+        self._registry: Registry | None = None
+        self.started_at: float | None = None
+        self._loaded = False
+
+    def load_plugins(self) -> None:
+        """Discover and register plugins; must run before the web app is built."""
+        if not self._loaded:
+            self.plugins.load()
+            self._loaded = True
+
+    async def open_store(self) -> Registry:
+        """Start the database and the registry; the key file is made here, never by `check`."""
+        if self._registry is None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            await self.db.start()
+            credentials = CredentialBox.from_environment(self.data_dir)
+            self._registry = Registry(self.db, credentials, self.bus)
+        return self._registry
+
+    @property
+    def registry(self) -> Registry:
+        """The camera registry; available once the hub (or its store) has started."""
+        if self._registry is None:
+            raise RuntimeError("the store is not open yet")
+        return self._registry
+
+    @property
+    def vendors(self) -> dict[str, CameraVendor]:
+        """Camera vendors registered by plugins, by name."""
+        return {name: reg.obj for name, reg in self.plugins.registered("camera_vendor").items()}
+
+    def camera_problems(self) -> list[str]:
+        """Cameras whose vendor is missing or rejects their settings, in plain words."""
+        problems = []
+        vendors = self.vendors
+        for index, camera in enumerate(self.config.cameras):
+            where = f"cameras[{index}] ({camera.id})"
+            vendor = vendors.get(camera.vendor)
+            if vendor is None:
+                known = ", ".join(sorted(vendors)) or "none"
+                problems.append(
+                    f"{where}: no plugin provides vendor {camera.vendor!r} (known: {known})"
+                )
+                continue
+            problems.extend(f"{where}: {problem}" for problem in vendor.check_camera(camera))
+        return problems
+
+    async def start(self) -> None:
+        """Start the bus and the store, sync the registry from the config, set up plugins."""
+        self.load_plugins()
+        await self.bus.start()
+        await self.open_store()
+        report = await self.registry.sync_from_config(self.config)
+        log.info(
+            "registry synced: %d added, %d updated, %d removed, %d conflicts",
+            len(report.added),
+            len(report.updated),
+            len(report.removed),
+            len(report.conflicts),
+        )
+        for problem in self.camera_problems():
+            log.error(problem)
+        await self.plugins.setup_all(self)
+        for record in self.plugins.all_records():
+            if record.state in (PluginState.FAILED, PluginState.SKIPPED):
+                await self.bus.publish(
+                    PluginFailed.create(data={"plugin": record.name, "reason": record.reason})
+                )
+        self.started_at = time.monotonic()
+        await self.bus.publish(HubStarted.create(data={"version": __version__}))
+
+    async def stop(self) -> None:
+        """Stop plugins in reverse order, then the bus and the store."""
+        if self.bus_running:
+            await self.bus.publish(HubStopping.create())
+        await self.plugins.shutdown_all(self)
+        await self.bus.close()
+        await self.db.close()
+        self._registry = None
+        self.started_at = None
+
+    @property
+    def bus_running(self) -> bool:
+        """Whether the bus accepts events."""
+        return self.started_at is not None
+
+    async def health(self) -> dict[str, Any]:
+        """What `/api/health` answers: enough for a monitor to tell whether the hub is well."""
+        plugin_counts = self.plugins.summary()
+        bus_stats = self.bus.stats()
+        cameras = await self.registry.list_cameras()
+        failed = plugin_counts.get("failed", 0) + plugin_counts.get("skipped", 0)
+        return {
+            "status": "ok" if failed == 0 else "degraded",
+            "name": self.config.hub.name,
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - self.started_at, 1) if self.started_at else 0.0,
+            "plugins": plugin_counts,
+            "cameras": len(cameras),
+            "bus": {
+                "subscribers": len(bus_stats),
+                "dropped": sum(s.dropped for s in bus_stats),
+                "failed": sum(s.failed for s in bus_stats),
+            },
+        }

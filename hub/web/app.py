@@ -1,0 +1,90 @@
+"""The aiohttp application: core API routes, plugin routes, and the hub's lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from hub.runtime import Hub
+
+log = logging.getLogger(__name__)
+
+hub_key = web.AppKey("hub", Hub)
+
+_dumps = functools.partial(json.dumps, default=str)
+
+
+def json_answer(data: Any, status: int = 200) -> web.Response:
+    """A JSON response; datetimes and other plain values are written as text."""
+    return web.json_response(data, status=status, dumps=_dumps)
+
+
+async def health(request: web.Request) -> web.Response:
+    """`GET /api/health`: whether the hub is well, for monitors and load balancers."""
+    return json_answer(await request.app[hub_key].health())
+
+
+async def plugins(request: web.Request) -> web.Response:
+    """`GET /api/plugins`: every plugin with kind, version, source, state and failure reason."""
+    records = request.app[hub_key].plugins.all_records()
+    return json_answer({"plugins": [r.as_dict() for r in records]})
+
+
+async def cameras(request: web.Request) -> web.Response:
+    """`GET /api/cameras`: the registry, without credentials."""
+    items = await request.app[hub_key].registry.list_cameras()
+    return json_answer({"cameras": [c.as_dict() for c in items]})
+
+
+def build_app(hub: Hub) -> web.Application:
+    """The application for `hub`; starting it starts the hub, cleaning it up stops the hub."""
+    hub.load_plugins()
+    app = web.Application()
+    app[hub_key] = hub
+    app.router.add_get("/api/health", health)
+    app.router.add_get("/api/plugins", plugins)
+    app.router.add_get("/api/cameras", cameras)
+    for route in hub.plugins.web_routes:
+        app.router.add_route(route.method, route.path, route.handler)
+    app.cleanup_ctx.append(_hub_lifecycle)
+    return app
+
+
+async def _hub_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    hub = app[hub_key]
+    await hub.start()
+    try:
+        yield
+    finally:
+        await hub.stop()
+
+
+async def serve(hub: Hub, stop: asyncio.Event | None = None) -> None:
+    """Serve the hub until SIGINT or SIGTERM (or `stop` is set), then shut down cleanly."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    settings = hub.config.hub
+    runner = web.AppRunner(
+        build_app(hub), handle_signals=False, shutdown_timeout=min(2.0, settings.shutdown_timeout)
+    )
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, settings.web.host, settings.web.port)
+        await site.start()
+        log.info("serving on http://%s:%d", settings.web.host, settings.web.port)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()
+        for sig in signals:
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,177 @@
+"""`pantau run` as an operator starts it: a real process, real HTTP, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "Rahasia-Kamera-2026"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def write_city(tmp_path: Path, port: int) -> Path:
+    (tmp_path / "secrets.yaml").write_text(f"gate_password: {SECRET}\n", encoding="utf-8")
+    config = tmp_path / "city.yaml"
+    config.write_text(
+        f"""
+hub:
+  name: Test City
+  web: {{host: 127.0.0.1, port: {port}}}
+  data_dir: {tmp_path / "var"}
+owners:
+  - {{id: dishub, name: Dishub, kind: opd}}
+sites:
+  - {{id: simpang-4, name: Simpang Empat, owner: dishub, lat: -7.47, lon: 112.43}}
+cameras:
+  - id: simpang-utara
+    name: Simpang utara
+    owner: dishub
+    site: simpang-4
+    url: rtsp://admin:{SECRET}@127.0.0.1:1/Streaming/Channels/102
+  - id: gerbang
+    name: Gerbang
+    owner: dishub
+    url: rtsp://127.0.0.1:1/gate
+    username: admin
+    password: !secret gate_password
+""",
+        encoding="utf-8",
+    )
+    return config
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - localhost only
+        return json.loads(response.read())
+
+
+def wait_for_health(url: str, proc: subprocess.Popen[str], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"hub exited early:\n{proc.communicate()[1]}")
+        try:
+            return get_json(url)
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("hub did not answer /api/health in time")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_run_serves_health_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+    port = free_port()
+    config = write_city(tmp_path, port)
+    env = {**os.environ, "PYTHONDEVMODE": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "hub.cli", "--log-level", "DEBUG", "run", str(config)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        health = wait_for_health(f"http://127.0.0.1:{port}/api/health", proc)
+        assert health["status"] == "ok"
+        assert health["name"] == "Test City"
+        assert health["cameras"] == 2
+        plugins = get_json(f"http://127.0.0.1:{port}/api/plugins")["plugins"]
+        rtsp = next(p for p in plugins if p["name"] == "rtsp")
+        assert (rtsp["state"], rtsp["source"], rtsp["kind"]) == ("running", "built-in", "vendor")
+        cameras = get_json(f"http://127.0.0.1:{port}/api/cameras")
+        assert SECRET not in json.dumps(cameras)
+        started = time.monotonic()
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=10)
+        elapsed = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert elapsed < 5, f"took {elapsed:.1f}s to stop"
+    for bad in ("Task was destroyed", "Unclosed", "ResourceWarning", "Traceback", "never awaited"):
+        assert bad not in stderr, stderr
+    assert "stopping" in stderr
+    assert SECRET not in stderr + stdout
+    assert "plugin=rtsp" in stderr
+
+
+def test_safe_mode_and_failed_plugin_are_visible(tmp_path: Path) -> None:
+    port = free_port()
+    config = write_city(tmp_path, port)
+    plugin_dir = tmp_path / "custom"
+    broken = plugin_dir / "broken_cam"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise RuntimeError('vendor SDK missing')\n")
+    (broken / "manifest.toml").write_text('name = "broken_cam"\nversion = "1.0"\nkind = "vendor"\n')
+    text = config.read_text().replace("hub:\n", f"hub:\n  plugin_dir: {plugin_dir}\n", 1)
+    config.write_text(text)
+    listing = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "hub.cli", "plugins", "-c", str(config)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    row = next(line for line in listing.splitlines() if line.startswith("broken_cam"))
+    assert row.split()[:5] == ["broken_cam", "vendor", "1.0", "folder", "failed"]
+    assert "import failed: RuntimeError: vendor SDK missing" in row
+    safe = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "hub.cli", "plugins", "--safe-mode", "-c", str(config)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "broken_cam" not in safe
+    assert "rtsp" in safe
+
+
+def test_demo_config_answers_health(tmp_path: Path) -> None:
+    """What `make run` does, in a scratch directory: the demo city comes up and answers."""
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "hub.cli",
+            "run",
+            str(ROOT / "examples" / "demo.yaml"),
+            "--port",
+            str(port),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        health = wait_for_health(f"http://127.0.0.1:{port}/api/health", proc)
+        assert health["status"] == "ok"
+        assert health["cameras"] >= 6
+        assert (tmp_path / "var" / "pantau.db").exists()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
