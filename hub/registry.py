@@ -27,7 +27,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.config.models import CAMERA_URL_SCHEMES, SLUG_PATTERN
+from hub.config.models import (
+    CAMERA_URL_SCHEMES,
+    SLUG_PATTERN,
+    Config,
+)
 from hub.credentials import CredentialBox, CredentialError
 from hub.events import CameraAdded, CameraRemoved, CameraUpdated, Event
 from hub.store import Database
@@ -367,97 +371,6 @@ def _camera_record(row: CameraRow) -> CameraRecord:
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# The config as the registry reads it (hub.config.Config satisfies this).
-
-
-class ContactLike(Protocol):
-    """Whom to call about an owner's cameras."""
-
-    @property
-    def name(self) -> str | None: ...  # noqa: D102
-    @property
-    def phone(self) -> str | None: ...  # noqa: D102
-    @property
-    def email(self) -> str | None: ...  # noqa: D102
-
-
-class OwnerLike(Protocol):
-    """An owner declared in the config."""
-
-    @property
-    def id(self) -> str: ...  # noqa: D102
-    @property
-    def name(self) -> str: ...  # noqa: D102
-    @property
-    def kind(self) -> str: ...  # noqa: D102
-    @property
-    def contact(self) -> ContactLike | None: ...  # noqa: D102
-
-
-class SiteLike(Protocol):
-    """A site declared in the config."""
-
-    @property
-    def id(self) -> str: ...  # noqa: D102
-    @property
-    def name(self) -> str: ...  # noqa: D102
-    @property
-    def owner(self) -> str: ...  # noqa: D102
-    @property
-    def address(self) -> str | None: ...  # noqa: D102
-    @property
-    def lat(self) -> float: ...  # noqa: D102
-    @property
-    def lon(self) -> float: ...  # noqa: D102
-
-
-class CameraLike(Protocol):
-    """A camera declared in the config."""
-
-    @property
-    def id(self) -> str: ...  # noqa: D102
-    @property
-    def name(self) -> str: ...  # noqa: D102
-    @property
-    def owner(self) -> str: ...  # noqa: D102
-    @property
-    def site(self) -> str | None: ...  # noqa: D102
-    @property
-    def vendor(self) -> str: ...  # noqa: D102
-    @property
-    def url(self) -> str | None: ...  # noqa: D102
-    @property
-    def host(self) -> str | None: ...  # noqa: D102
-    @property
-    def port(self) -> int | None: ...  # noqa: D102
-    @property
-    def username(self) -> str | None: ...  # noqa: D102
-    @property
-    def password(self) -> SecretStr | None: ...  # noqa: D102
-    @property
-    def lat(self) -> float | None: ...  # noqa: D102
-    @property
-    def lon(self) -> float | None: ...  # noqa: D102
-    @property
-    def tags(self) -> Sequence[str]: ...  # noqa: D102
-    @property
-    def enabled(self) -> bool: ...  # noqa: D102
-    @property
-    def options(self) -> Mapping[str, Any]: ...  # noqa: D102
-
-
-class ConfigLike(Protocol):
-    """The parts of the hub's config that declare owners, sites and cameras."""
-
-    @property
-    def owners(self) -> Sequence[OwnerLike]: ...  # noqa: D102
-    @property
-    def sites(self) -> Sequence[SiteLike]: ...  # noqa: D102
-    @property
-    def cameras(self) -> Sequence[CameraLike]: ...  # noqa: D102
-
-
 class EventPublisher(Protocol):
     """Anything with the bus's `publish` (hub.bus.LocalBus, the NATS bus)."""
 
@@ -795,7 +708,7 @@ class Registry:
 
     # -- the config -----------------------------------------------------------------------------
 
-    async def sync_from_config(self, config: ConfigLike) -> SyncReport:
+    async def sync_from_config(self, config: Config) -> SyncReport:
         """Make the registry's config entries match `config`, leaving API and import entries be."""
         report = SyncReport()
         events: list[Event] = []
@@ -813,9 +726,7 @@ class Registry:
             await self._publish(event)
         return report
 
-    async def _sync_owners(
-        self, session: AsyncSession, config: ConfigLike, report: SyncReport
-    ) -> None:
+    async def _sync_owners(self, session: AsyncSession, config: Config, report: SyncReport) -> None:
         for owner in config.owners:
             contact = owner.contact
             values = {
@@ -827,9 +738,7 @@ class Registry:
             }
             await self._upsert_config(session, OwnerRow, "owner", owner.id, values, report)
 
-    async def _sync_sites(
-        self, session: AsyncSession, config: ConfigLike, report: SyncReport
-    ) -> None:
+    async def _sync_sites(self, session: AsyncSession, config: Config, report: SyncReport) -> None:
         for site in config.sites:
             if await session.get(OwnerRow, site.owner) is None:
                 reason = f"site {site.id!r}: no owner with id {site.owner!r}"
@@ -845,7 +754,7 @@ class Registry:
             await self._upsert_config(session, SiteRow, "site", site.id, values, report)
 
     async def _sync_cameras(
-        self, session: AsyncSession, config: ConfigLike, report: SyncReport, events: list[Event]
+        self, session: AsyncSession, config: Config, report: SyncReport, events: list[Event]
     ) -> None:
         for camera in config.cameras:
             missing = await _missing_reference(session, camera.owner, camera.site)
@@ -919,7 +828,7 @@ class Registry:
         return None
 
     async def _drop_stale(
-        self, session: AsyncSession, config: ConfigLike, report: SyncReport, events: list[Event]
+        self, session: AsyncSession, config: Config, report: SyncReport, events: list[Event]
     ) -> None:
         """Delete config entries the config no longer declares: cameras, then sites, then owners."""
         camera_ids = {camera.id for camera in config.cameras}
@@ -1085,7 +994,7 @@ def _belongs_elsewhere(camera_id: str, source: CameraSource) -> RegistryError:
     return RegistryError(f"camera {camera_id!r} was added through {_source_words(source)}")
 
 
-def _config_passwords(config: ConfigLike) -> dict[str, str]:
+def _config_passwords(config: Config) -> dict[str, str]:
     passwords = {}
     for camera in config.cameras:
         if camera.password is not None:
