@@ -187,6 +187,80 @@ def cameras_list(config_path: str | None, owner: str | None, as_json: bool) -> N
     click.echo(f"{len(items)} camera{'s' if len(items) != 1 else ''}")
 
 
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.2f} TB"
+
+
+@cameras.command("usage")
+@config_option
+@click.option("--month", help="YYYY-MM (default: this month in the hub's time zone).")
+@click.option("--camera", "camera_id", help="Only this camera, day by day.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (bytes per camera per day).")
+def cameras_usage(
+    config_path: str | None, month: str | None, camera_id: str | None, as_json: bool
+) -> None:
+    """Data each camera used per day and in the month, to size its data package."""
+    import calendar
+    from datetime import date, timedelta
+
+    from hub.runtime import Hub
+    from hub.streams.usage import UsageLedger
+
+    config = _load(config_path)
+    if month is None:
+        today = UsageLedger.local_today(config.hub.timezone)
+        year, mon = today.year, today.month
+    else:
+        try:
+            year, mon = (int(part) for part in month.split("-"))
+            date(year, mon, 1)
+        except ValueError:
+            click.echo(f"error: --month must look like 2026-11, got {month!r}", err=True)
+            sys.exit(2)
+    first = date(year, mon, 1)
+    last = first + timedelta(days=calendar.monthrange(year, mon)[1] - 1)
+
+    async def go() -> list[Any]:
+        hub = Hub(config)
+        await hub.open_store()
+        try:
+            return await UsageLedger(hub.db, config.hub.timezone).lines(first, last, camera_id)
+        finally:
+            await hub.db.close()
+
+    lines = _run(go())
+    if as_json:
+        doc = [
+            {"camera": ln.camera_id, "day": ln.day.isoformat(), "bytes": ln.bytes_received}
+            for ln in lines
+        ]
+        click.echo(json.dumps(doc, indent=2))
+        return
+    if camera_id is not None:
+        day_rows = [(ln.day.isoformat(), _size(ln.bytes_received)) for ln in lines]
+        click.echo(_table(day_rows, ["DAY", "DATA"]))
+        click.echo(f"{camera_id}: {_size(sum(ln.bytes_received for ln in lines))} in {first:%Y-%m}")
+        return
+    totals: dict[str, list[int]] = {}
+    for ln in lines:
+        totals.setdefault(ln.camera_id, []).append(ln.bytes_received)
+    days_in_month = (last - first).days + 1
+    rows = []
+    for cam, per_day in sorted(totals.items()):
+        average = sum(per_day) / len(per_day)
+        rows.append(
+            (cam, len(per_day), _size(average), _size(sum(per_day)), _size(average * days_in_month))
+        )
+    click.echo(
+        _table(rows, ["CAMERA", "DAYS", "PER DAY", f"{first:%Y-%m}", "FULL MONTH AT THIS RATE"])
+    )
+    click.echo(f"all cameras: {_size(sum(sum(v) for v in totals.values()))} in {first:%Y-%m}")
+
+
 @cameras.command("import")
 @click.argument("csv_path", type=click.Path(exists=True, dir_okay=False))
 @config_option

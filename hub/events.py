@@ -105,6 +105,42 @@ class CameraDegraded(Event):
     event_type = "camera.degraded"
 
 
+class StreamStats(Event):
+    """A camera's stream over the last window: fps, bitrate, GOP, resolution, codec, problems."""
+
+    event_type = "stream.stats"
+
+
+class ActivityStart(Event):
+    """Predicted frames grew: something moves (a compressed-domain signal, no pixels decoded)."""
+
+    event_type = "activity.start"
+
+
+class ActivityEnd(Event):
+    """The camera's scene is quiet again."""
+
+    event_type = "activity.end"
+
+
+class MotionStart(Event):
+    """Pixel motion in a zone; `data.zone`, `data.box` (x0, y0, x1, y1 as shares of the picture)."""
+
+    event_type = "motion.start"
+
+
+class MotionEnd(Event):
+    """Pixel motion in a zone ended."""
+
+    event_type = "motion.end"
+
+
+class Tamper(Event):
+    """The picture is frozen, black, covered or moved; `data.kind` and `data.state` (start, end)."""
+
+    event_type = "tamper"
+
+
 class CameraAdded(Event):
     """A camera joined the registry."""
 

@@ -86,7 +86,9 @@ cameras:
 
 
 def test_check_names_unknown_vendor(city: Path) -> None:
-    city.write_text(city.read_text().replace("    url: rtsp", "    vendor: hikvisoin\n    url: rtsp"))
+    city.write_text(
+        city.read_text().replace("    url: rtsp", "    vendor: hikvisoin\n    url: rtsp")
+    )
     result = invoke("check", str(city))
     assert result.exit_code == 2
     assert f"{city}: cameras[0] (alun-1): no plugin provides vendor 'hikvisoin' (known: " in (
@@ -116,7 +118,10 @@ def test_cameras_add_list_remove(city: Path) -> None:
     )  # fmt: skip
     assert added.exit_code == 0, added.output
     listing = json.loads(invoke("cameras", "list", "-c", str(city), "--json").stdout)
-    assert {(c["id"], c["source"]) for c in listing} == {("alun-1", "config"), ("simpang-timur", "api")}
+    assert {(c["id"], c["source"]) for c in listing} == {
+        ("alun-1", "config"),
+        ("simpang-timur", "api"),
+    }
     refused = invoke("cameras", "remove", "alun-1", "-c", str(city))
     assert refused.exit_code == 1
     assert "declared in the config" in refused.stderr
@@ -147,3 +152,33 @@ def test_cameras_import_reports_bad_rows_and_is_idempotent(city: Path) -> None:
     assert second.stdout.strip().startswith(f"0 imported, 0 updated, {imported} unchanged")
     listing = json.loads(invoke("cameras", "list", "-c", str(city), "--json").stdout)
     assert len(listing) == imported + 1
+
+
+def test_cameras_usage_report(city: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from hub.config import load_config
+    from hub.runtime import Hub
+    from hub.streams.usage import UsageLedger
+
+    async def record() -> None:
+        hub = Hub(load_config(city))
+        await hub.open_store()
+        ledger = UsageLedger(hub.db, "Asia/Jakarta")
+        await ledger.add({"alun-1": 2_000_000_000}, at=datetime(2026, 11, 2, 3, tzinfo=UTC))
+        await ledger.add({"alun-1": 1_000_000_000}, at=datetime(2026, 11, 3, 3, tzinfo=UTC))
+        await hub.db.close()
+
+    asyncio.run(record())
+    result = invoke("cameras", "usage", "-c", str(city), "--month", "2026-11")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["alun-1", "2", "1.5", "GB", "3.0", "GB", "45.0", "GB"]
+    assert lines[-1] == "all cameras: 3.0 GB in 2026-11"
+    per_day = invoke(
+        "cameras", "usage", "-c", str(city), "--month", "2026-11", "--camera", "alun-1"
+    )
+    assert "2026-11-02  2.0 GB" in per_day.stdout
+    bad = invoke("cameras", "usage", "-c", str(city), "--month", "11/2026")
+    assert bad.exit_code == 2 and "--month must look like 2026-11" in bad.stderr

@@ -123,6 +123,25 @@ class WebSettings(Section):
     port: Port = Field(8123, description="TCP port, 1 to 65535.")
 
 
+class StreamSettings(Section):
+    """The stream engine: how often it pays for pixels, and how much it keeps."""
+
+    enabled: bool = Field(True, description="Watch the cameras' streams (off: registry only).")
+    keyframe_interval: float = Field(
+        10.0,
+        gt=0,
+        description="T2: decode a keyframe for snapshots and checks at most this often (s).",
+    )
+    stats_interval: float = Field(
+        10.0, gt=0, description="Seconds over which stream.stats and health are judged."
+    )
+    pre_roll: float = Field(10.0, ge=0, description="Seconds of packets kept for clips.")
+    snapshot_width: int = Field(640, ge=64, description="Width of cached snapshots (pixels).")
+    motion_fps: float = Field(5.0, gt=0, description="T3: pictures analysed per second.")
+    motion_width: int = Field(320, ge=64, description="T3: width of the analysed grey picture.")
+    decode_threads: int = Field(2, ge=1, description="Threads that decode pictures (T2, T3).")
+
+
 class HubSettings(Section):
     """Settings of the hub itself."""
 
@@ -143,6 +162,7 @@ class HubSettings(Section):
         30.0, gt=0, description="Seconds a plugin may take to set up."
     )
     shutdown_timeout: float = Field(5.0, ge=0, description="Seconds to wait for tasks at shutdown.")
+    streams: StreamSettings = Field(default_factory=StreamSettings)
 
     @field_validator("timezone")
     @classmethod

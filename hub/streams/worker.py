@@ -1,0 +1,399 @@
+"""One camera's stream: connect, reconnect, and feed every tier from the same access units."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hub.events import (
+    ActivityEnd,
+    ActivityStart,
+    CameraDegraded,
+    CameraOffline,
+    CameraOnline,
+    Event,
+    MotionEnd,
+    MotionStart,
+    StreamStats,
+    Tamper,
+)
+from hub.streams.activity import ActivityMeter, ActivitySettings
+from hub.streams.clips import ClipInfo, ClipRecorder, PacketRing
+from hub.streams.health import Health, HealthChange, HealthSettings, StreamMonitor
+from hub.streams.lease import DecodeLeases
+from hub.streams.motion import MotionDetector, Polygon, Zone
+from hub.streams.pictures import KeyframeCache, KeyframeDecoder, PictureChecks, grey_small, to_jpeg
+from hub.streams.reconnect import Backoff, ReconnectPolicy
+from hub.streams.units import AccessUnit, PacketSource, SourceError, StreamInfo
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Event], None]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """What every worker shares; per-camera settings override parts of it."""
+
+    keyframe_interval: float = 10.0
+    """T2: decode a keyframe at most this often (seconds)."""
+    motion_fps: float = 5.0
+    """T3: analyse at most this many pictures a second while a lease holds."""
+    motion_width: int = 320
+    activity_lease: float = 15.0
+    """T3: how long activity keeps pixels decoded after it ends."""
+    snapshot_width: int = 640
+    pre_roll: float = 10.0
+    t3_backlog: float = 2.0
+    """T3: seconds of undecoded frames allowed before the worker skips to the next keyframe."""
+
+
+@dataclass(slots=True)
+class CameraStream:
+    """What a worker needs to know of its camera."""
+
+    camera_id: str
+    name: str
+    open_source: Callable[[], PacketSource]
+    health: HealthSettings = field(default_factory=HealthSettings)
+    activity: ActivitySettings = field(default_factory=ActivitySettings)
+    zones: list[Zone] = field(default_factory=list)
+    masks: list[Polygon] = field(default_factory=list)
+
+
+class StreamWorker:
+    """Keeps one camera's stream open and turns its packets into health, stats and pictures."""
+
+    def __init__(
+        self,
+        camera: CameraStream,
+        *,
+        emit: Emit,
+        cache: KeyframeCache,
+        leases: DecodeLeases,
+        executor: Executor,
+        settings: EngineSettings | None = None,
+        policy: ReconnectPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.camera = camera
+        self.settings = settings or EngineSettings()
+        self._emit = emit
+        self._cache = cache
+        self._leases = leases
+        self._executor = executor
+        self._clock = clock
+        self.backoff = Backoff(policy)
+        self.monitor = StreamMonitor(camera.health)
+        self.activity = ActivityMeter(camera.activity)
+        self.recorder = ClipRecorder(PacketRing(self.settings.pre_roll))
+        self.info: StreamInfo | None = None
+        self.source: PacketSource | None = None
+        self.bytes_received = 0
+        self._source_counted = 0
+        self.last_error: str | None = None
+        self._checks = PictureChecks()
+        self._t2_decoder: KeyframeDecoder | None = None
+        self._t2_busy = False
+        self._last_t2 = float("-inf")
+        self._t3: _T3 | None = None
+        self._activity_lease: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def id(self) -> str:
+        """The camera's id."""
+        return self.camera.camera_id
+
+    @property
+    def health(self) -> Health:
+        """The camera's health now."""
+        return self.monitor.state
+
+    # -- connection ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, stream, reconnect on the policy's ladder; runs until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        while True:
+            source = self.camera.open_source()
+            self.source = source
+            self._source_counted = 0
+            try:
+                info = await source.open()
+                self._connected(info)
+                await source.run(self._on_unit)
+                reason = "the stream ended"
+            except SourceError as exc:
+                reason = str(exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a source bug must not end the camera's worker
+                log.exception("stream source failed", extra={"camera": self.id})
+                reason = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._count_live_bytes()
+                await _close_quietly(source)
+                self.source = None
+            self._disconnected(reason)
+            delay = self.backoff.failed(self._clock())
+            log.info("reconnecting in %.1f s: %s", delay, reason, extra={"camera": self.id})
+            await asyncio.sleep(delay)
+
+    def _connected(self, info: StreamInfo) -> None:
+        now = self._clock()
+        self.info = info
+        self.last_error = None
+        self.backoff.succeeded()
+        if self.monitor.nominal_fps is None and info.fps:
+            self.monitor.nominal_fps = info.fps
+        self.monitor.connected(now)
+        self.recorder.ring.clear()
+        self._t2_decoder = None
+        self._last_t2 = float("-inf")
+        change = self.activity.reset(now)
+        if change is not None:
+            self._activity_changed(change.started, change.score)
+        log.info(
+            "stream open: %s %sx%s", info.codec, info.width, info.height, extra={"camera": self.id}
+        )
+
+    def _disconnected(self, reason: str) -> None:
+        self.last_error = reason
+        self.recorder.abort(reason)
+        if self._t3 is not None:
+            self._t3.stop()
+            self._t3 = None
+        change = self.monitor.stream_gone(self._clock(), reason)
+        if change is not None:
+            self._health_changed(change)
+
+    # -- the hot path --------------------------------------------------------------------------
+
+    def _on_unit(self, unit: AccessUnit) -> None:
+        self.monitor.on_unit(unit)
+        self.recorder.on_unit(unit)
+        change = self.activity.on_unit(unit)
+        if change is not None:
+            self._activity_changed(change.started, change.score)
+        if unit.keyframe and not self._t2_busy:
+            if unit.arrival - self._last_t2 >= self.settings.keyframe_interval:
+                self._start_t2(unit)
+        t3 = self._t3
+        if t3 is not None:
+            t3.feed(unit)
+
+    # -- judgement, once a second -------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        """Judge health, publish statistics, start or stop T3; called by the engine's ticker."""
+        change = self.monitor.tick(now)
+        if change is not None:
+            self._health_changed(change)
+        stats = self.monitor.take_stats()
+        if stats is not None:
+            info = self.info
+            if info is not None:
+                stats.update(
+                    codec=info.codec, width=info.width, height=info.height,
+                    transport=info.transport,
+                )  # fmt: skip
+            source = self.source
+            lost = getattr(source, "lost_packets", None)
+            if lost is not None:
+                stats["lost_packets"] = lost
+            self._emit(StreamStats.create(camera_id=self.id, data=stats))
+        self._count_live_bytes()
+        wanted = self._leases.active(self.id, now)
+        if wanted and self._t3 is None and self.info is not None:
+            self._t3 = _T3(self, self.info)
+        elif not wanted and self._t3 is not None:
+            self._t3.stop()
+            self._t3 = None
+
+    def _count_live_bytes(self) -> None:
+        counted = getattr(self.source, "bytes_received", None)
+        if isinstance(counted, int):
+            self.bytes_received += counted - self._source_counted
+            self._source_counted = counted
+
+    def take_bytes(self) -> int:
+        """Bytes received since the last call, for the data-usage ledger."""
+        self._count_live_bytes()
+        taken, self.bytes_received = self.bytes_received, 0
+        return taken
+
+    def _health_changed(self, change: HealthChange) -> None:
+        event_class = {
+            Health.ONLINE: CameraOnline,
+            Health.DEGRADED: CameraDegraded,
+            Health.OFFLINE: CameraOffline,
+        }.get(change.state)
+        if event_class is None:
+            return
+        level = logging.INFO if change.state is Health.ONLINE else logging.WARNING
+        log.log(
+            level, "camera %s: %s", change.state.value, change.reason, extra={"camera": self.id}
+        )
+        self._emit(
+            event_class.create(
+                camera_id=self.id,
+                data={"reason": change.reason, "previous": change.previous.value},
+            )
+        )
+
+    def _activity_changed(self, started: bool, score: float) -> None:
+        event_class = ActivityStart if started else ActivityEnd
+        self._emit(event_class.create(camera_id=self.id, data={"score": score}))
+        if started:
+            self._activity_lease = self._leases.acquire(self.id, "activity", ttl=3600.0)
+        elif self._activity_lease is not None:
+            self._leases.renew(self._activity_lease, ttl=self.settings.activity_lease)
+            self._activity_lease = None
+
+    # -- T2: keyframes -------------------------------------------------------------------------
+
+    def _start_t2(self, unit: AccessUnit) -> None:
+        info = self.info
+        if info is None:
+            return
+        self._t2_busy = True
+        self._last_t2 = unit.arrival
+        if self._t2_decoder is None:
+            self._t2_decoder = KeyframeDecoder(info)
+        future = self._executor.submit(self._t2_work, self._t2_decoder, unit)
+        future.add_done_callback(lambda f: self._call_on_loop(self._t2_done, f.result()))
+
+    def _t2_work(self, decoder: KeyframeDecoder, unit: AccessUnit) -> Any:
+        try:
+            frame = decoder.decode(unit)
+            if frame is None:
+                return None
+            jpeg = to_jpeg(frame, max_width=self.settings.snapshot_width)
+            grey = grey_small(frame)
+            self._cache.put(self.id, jpeg, time.time(), width=frame.width, height=frame.height)
+            return self._checks.update(grey, unit.arrival)
+        except Exception:  # keep the worker alive whatever the picture is
+            log.exception("keyframe analysis failed", extra={"camera": self.id})
+            return None
+
+    def _t2_done(self, problems: Any) -> None:
+        self._t2_busy = False
+        for problem in problems or ():
+            self._emit(
+                Tamper.create(
+                    camera_id=self.id,
+                    data={
+                        "kind": problem.kind,
+                        "state": "start" if problem.started else "end",
+                        **problem.detail,
+                    },
+                )
+            )
+
+    def _call_on_loop(self, fn: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(fn, *args)
+
+    # -- clips ---------------------------------------------------------------------------------
+
+    async def clip(self, path: Path, *, pre: float = 10.0, post: float = 10.0) -> ClipInfo:
+        """Write `pre` seconds before now and `post` after to `path`, remuxed."""
+        info = self.info
+        if info is None:
+            raise ValueError(f"camera {self.id} has no stream yet")
+        return await self.recorder.record(info, path, pre=pre, post=post, now=self._clock())
+
+
+class _T3:
+    """Leased full decode of a small grey picture, feeding the motion detector."""
+
+    def __init__(self, worker: StreamWorker, info: StreamInfo) -> None:
+        self.worker = worker
+        self.info = info
+        self.decoder = KeyframeDecoder(info, all_frames=True)
+        self.queue: deque[AccessUnit] = deque()
+        self.running = False
+        self.stopped = False
+        self.waiting_for_key = True
+        self.detector: MotionDetector | None = None
+        self.last_analysed = float("-inf")
+        self.interval = 1.0 / max(worker.settings.motion_fps, 0.1)
+        self.backlog = max(1, int(worker.settings.t3_backlog * (info.fps or 15)))
+        self.active_zones: set[str] = set()
+
+    def feed(self, unit: AccessUnit) -> None:
+        if self.waiting_for_key:
+            if not unit.keyframe:
+                return
+            self.waiting_for_key = False
+        self.queue.append(unit)
+        if len(self.queue) > self.backlog:  # cannot keep up: skip to the next keyframe
+            self.queue.clear()
+            self.waiting_for_key = True
+            return
+        if not self.running:
+            self.running = True
+            self.worker._executor.submit(self._drain)
+
+    def _drain(self) -> None:
+        changes: list[Any] = []
+        try:
+            while self.queue and not self.stopped:
+                unit = self.queue.popleft()
+                frame = self.decoder.decode(unit)
+                if frame is None or unit.arrival - self.last_analysed < self.interval:
+                    continue
+                self.last_analysed = unit.arrival
+                grey = grey_small(frame, width=self.worker.settings.motion_width)
+                if self.detector is None:
+                    height, width = grey.shape
+                    self.detector = MotionDetector(
+                        width,
+                        height,
+                        zones=self.worker.camera.zones,
+                        masks=self.worker.camera.masks,
+                    )
+                changes.extend(self.detector.update(grey, unit.arrival))
+        except Exception:
+            log.exception("motion analysis failed", extra={"camera": self.worker.id})
+        finally:
+            self.running = False
+            if changes:
+                self.worker._call_on_loop(self._publish, changes)
+
+    def _publish(self, changes: list[Any]) -> None:
+        for change in changes:
+            event_class = MotionStart if change.started else MotionEnd
+            if change.started:
+                self.active_zones.add(change.zone)
+            else:
+                self.active_zones.discard(change.zone)
+            self.worker._emit(
+                event_class.create(
+                    camera_id=self.worker.id,
+                    data={"zone": change.zone, "box": list(change.box), "score": change.score},
+                )
+            )
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.queue.clear()
+        for zone in sorted(self.active_zones):  # nobody watches any more: close what is open
+            self.worker._emit(MotionEnd.create(camera_id=self.worker.id, data={"zone": zone}))
+        self.active_zones.clear()
+
+
+async def _close_quietly(source: PacketSource) -> None:
+    try:
+        await asyncio.wait_for(source.close(), timeout=2.0)
+    except Exception:  # closing a broken connection may fail; nothing is lost by it
+        log.debug("closing a source failed", exc_info=True)
