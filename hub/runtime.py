@@ -16,6 +16,9 @@ from hub.logs import redactor
 from hub.plugins import PluginHost, PluginState
 from hub.registry import Registry
 from hub.store import Database
+from hub.streams.engine import StreamEngine
+from hub.streams.usage import UsageLedger
+from hub.streams.worker import EngineSettings
 from hub.vendors import CameraVendor
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ class Hub:
         )
         self.db = Database(settings.database_url_value())
         self._registry: Registry | None = None
+        self.streams: StreamEngine | None = None
         self.started_at: float | None = None
         self._loaded = False
 
@@ -102,6 +106,9 @@ class Hub:
         for problem in self.camera_problems():
             log.error(problem)
         await self.plugins.setup_all(self)
+        if self.config.hub.streams.enabled:
+            self.streams = self._stream_engine()
+            await self.streams.start()
         for record in self.plugins.all_records():
             if record.state in (PluginState.FAILED, PluginState.SKIPPED):
                 await self.bus.publish(
@@ -114,11 +121,33 @@ class Hub:
         """Stop plugins in reverse order, then the bus and the store."""
         if self.bus_running:
             await self.bus.publish(HubStopping.create())
+        if self.streams is not None:
+            await self.streams.stop()
+            self.streams = None
         await self.plugins.shutdown_all(self)
         await self.bus.close()
         await self.db.close()
         self._registry = None
         self.started_at = None
+
+    def _stream_engine(self) -> StreamEngine:
+        settings = self.config.hub.streams
+        return StreamEngine(
+            bus=self.bus,
+            registry=self.registry,
+            vendors=lambda: self.vendors,
+            usage=UsageLedger(self.db, self.config.hub.timezone),
+            data_dir=self.data_dir,
+            settings=EngineSettings(
+                keyframe_interval=settings.keyframe_interval,
+                motion_fps=settings.motion_fps,
+                motion_width=settings.motion_width,
+                snapshot_width=settings.snapshot_width,
+                pre_roll=settings.pre_roll,
+            ),
+            decode_threads=settings.decode_threads,
+            health_window=settings.stats_interval,
+        )
 
     @property
     def bus_running(self) -> bool:
@@ -131,6 +160,10 @@ class Hub:
         bus_stats = self.bus.stats()
         cameras = await self.registry.list_cameras()
         failed = plugin_counts.get("failed", 0) + plugin_counts.get("skipped", 0)
+        camera_health: dict[str, int] = {}
+        if self.streams is not None:
+            for state in self.streams.health().values():
+                camera_health[state] = camera_health.get(state, 0) + 1
         return {
             "status": "ok" if failed == 0 else "degraded",
             "name": self.config.hub.name,
@@ -138,6 +171,7 @@ class Hub:
             "uptime_s": round(time.monotonic() - self.started_at, 1) if self.started_at else 0.0,
             "plugins": plugin_counts,
             "cameras": len(cameras),
+            "camera_health": camera_health,
             "bus": {
                 "subscribers": len(bus_stats),
                 "dropped": sum(s.dropped for s in bus_stats),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from hub.config import CameraConfig
+    from hub.registry import CameraRecord
+    from hub.streams.units import PacketSource
 
 
 @runtime_checkable
@@ -17,4 +20,15 @@ class CameraVendor(Protocol):
 
     def check_camera(self, camera: CameraConfig) -> list[str]:
         """Problems with this camera's settings for this vendor, in plain words; empty if none."""
+        ...
+
+
+@runtime_checkable
+class StreamingVendor(CameraVendor, Protocol):
+    """A vendor whose cameras the stream engine can watch."""
+
+    def stream_source(
+        self, camera: CameraRecord, password: str | None, data_dir: Path
+    ) -> PacketSource:
+        """A not-yet-open source for the camera's monitoring stream; credentials go in here."""
         ...

@@ -62,7 +62,7 @@ def get_json(url: str) -> Any:
         return json.loads(response.read())
 
 
-def wait_for_health(url: str, proc: subprocess.Popen[str], timeout: float = 30) -> Any:
+def wait_for_health(url: str, proc: subprocess.Popen[str], timeout: float = 90) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -31,7 +31,7 @@ from hub.config.errors import Loc, format_path
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _SLUG = re.compile(SLUG_PATTERN)
-CAMERA_URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "file")
+CAMERA_URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "sim")
 SKIP_REFERENCES = "skip_references"
 """Validation context key: the loader checks references itself, on the raw data, with lines."""
 CONFIG_DIR = "config_dir"

@@ -13,6 +13,8 @@ import av
 from hub.streams.units import VIDEO_CLOCK, AccessUnit, StreamInfo
 
 _TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
+MAX_GAP = 5 * VIDEO_CLOCK
+"""A jump of timestamps larger than this (or backwards) is a restart of the camera's clock."""
 
 
 class PacketRing:
@@ -158,11 +160,28 @@ def write_mp4(units: list[AccessUnit], info: StreamInfo, path: Path) -> ClipInfo
         if info.extradata:
             stream.codec_context.extradata = info.extradata
         stream.time_base = _TIME_BASE
+        step = round(VIDEO_CLOCK / info.fps) if info.fps else VIDEO_CLOCK // 15
+        offset = -first_pts
+        previous: int | None = None
         last_dts = -1
+        written = 0
+        waiting_for_key = False
         for unit in units:
-            packet = av.Packet(unit.data)
-            pts = unit.pts - first_pts
+            raw = unit.pts
+            if previous is not None and not 0 < raw - previous <= MAX_GAP:
+                # The camera restarted its clock (reboot, server restart): continue the timeline
+                # from the next keyframe, since what follows may refer to pictures before the break.
+                waiting_for_key = True
+            previous = raw
+            if waiting_for_key:
+                if not unit.keyframe:
+                    continue
+                offset = last_dts + step - raw
+                waiting_for_key = False
+            written += 1
+            pts = raw + offset
             dts = pts if pts > last_dts else last_dts + 1  # MP4 needs strictly rising dts
+            packet = av.Packet(unit.data)
             packet.pts = max(pts, dts)
             packet.dts = dts
             last_dts = dts
@@ -171,5 +190,5 @@ def write_mp4(units: list[AccessUnit], info: StreamInfo, path: Path) -> ClipInfo
             packet.is_keyframe = unit.keyframe
             out.mux(packet)
     tmp.replace(path)
-    duration = (units[-1].pts - first_pts) / VIDEO_CLOCK
-    return ClipInfo(path, len(units), round(duration, 3), units[0].arrival)
+    duration = (last_dts + step) / VIDEO_CLOCK
+    return ClipInfo(path, written, round(duration, 3), units[0].arrival)

@@ -154,7 +154,7 @@ class StreamEngine:
         )
 
     async def _guard(self, worker: StreamWorker) -> None:
-        """Run a worker; if it dies of a bug, log it and start it again: one camera never ends all."""
+        """Run a worker; if a bug kills it, log and restart it: one camera never ends all."""
         while True:
             try:
                 await worker.run()

@@ -143,8 +143,14 @@ class StreamWorker:
                 await _close_quietly(source)
                 self.source = None
             self._disconnected(reason)
-            delay = self.backoff.failed(self._clock())
-            log.info("reconnecting in %.1f s: %s", delay, reason, extra={"camera": self.id})
+            now = self._clock()
+            delay = self.backoff.failed(now)
+            # The first failure and a tripped breaker are news; every retry in between is not.
+            if self.backoff.attempts == 1 or self.backoff.breaker_open(now):
+                level = logging.WARNING if self.backoff.breaker_open(now) else logging.INFO
+            else:
+                level = logging.DEBUG
+            log.log(level, "reconnecting in %.1f s: %s", delay, reason, extra={"camera": self.id})
             await asyncio.sleep(delay)
 
     def _connected(self, info: StreamInfo) -> None:
@@ -183,9 +189,12 @@ class StreamWorker:
         change = self.activity.on_unit(unit)
         if change is not None:
             self._activity_changed(change.started, change.score)
-        if unit.keyframe and not self._t2_busy:
-            if unit.arrival - self._last_t2 >= self.settings.keyframe_interval:
-                self._start_t2(unit)
+        if (
+            unit.keyframe
+            and not self._t2_busy
+            and unit.arrival - self._last_t2 >= self.settings.keyframe_interval
+        ):
+            self._start_t2(unit)
         t3 = self._t3
         if t3 is not None:
             t3.feed(unit)

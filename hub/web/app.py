@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -38,9 +39,31 @@ async def plugins(request: web.Request) -> web.Response:
 
 
 async def cameras(request: web.Request) -> web.Response:
-    """`GET /api/cameras`: the registry, without credentials."""
-    items = await request.app[hub_key].registry.list_cameras()
-    return json_answer({"cameras": [c.as_dict() for c in items]})
+    """`GET /api/cameras`: the registry with each camera's health, without credentials."""
+    hub = request.app[hub_key]
+    items = await hub.registry.list_cameras()
+    health = hub.streams.health() if hub.streams is not None else {}
+    answer = []
+    for camera in items:
+        doc = camera.as_dict()
+        doc["health"] = health.get(camera.id, "unwatched")
+        answer.append(doc)
+    return json_answer({"cameras": answer})
+
+
+async def snapshot(request: web.Request) -> web.Response:
+    """`GET /api/cameras/{id}/snapshot`: the latest keyframe as JPEG, from the cache."""
+    hub = request.app[hub_key]
+    camera_id = request.match_info["camera_id"]
+    shot = hub.streams.snapshot(camera_id) if hub.streams is not None else None
+    if shot is None:
+        return json_answer({"error": f"no snapshot of camera {camera_id!r} yet"}, status=404)
+    age = max(0.0, time.time() - shot.at)
+    return web.Response(
+        body=shot.jpeg,
+        content_type="image/jpeg",
+        headers={"Cache-Control": "no-store", "X-Snapshot-Age": f"{age:.1f}"},
+    )
 
 
 def build_app(hub: Hub) -> web.Application:
@@ -51,6 +74,7 @@ def build_app(hub: Hub) -> web.Application:
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/plugins", plugins)
     app.router.add_get("/api/cameras", cameras)
+    app.router.add_get("/api/cameras/{camera_id}/snapshot", snapshot)
     for route in hub.plugins.web_routes:
         app.router.add_route(route.method, route.path, route.handler)
     app.cleanup_ctx.append(_hub_lifecycle)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from hub.streams.avsource import open_source
+from hub.streams.units import PacketSource
+
 if TYPE_CHECKING:
     from hub.config import CameraConfig
+    from hub.registry import CameraRecord
 
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https", "file")
 
@@ -27,3 +32,11 @@ class GenericStreamVendor:
         if parts.scheme != "file" and not parts.hostname:
             return ["url has no host"]
         return []
+
+    def stream_source(
+        self, camera: CameraRecord, password: str | None, data_dir: Path
+    ) -> PacketSource:
+        """RTSP through Pantau's own reader; HTTP and files through PyAV's demuxer."""
+        if camera.url is None:
+            raise ValueError("vendor 'rtsp' needs a url")
+        return open_source(camera.url, username=camera.username, password=password)

@@ -122,3 +122,20 @@ async def test_recorder_cuts_pre_and_post(tmp_path: Path) -> None:
     assert clip.started_at > now - 5.0 - 4.5  # GOP is about 4 s
     assert clip.duration >= 8.0
     assert (tmp_path / "c.mp4").exists()
+
+
+def test_clip_across_a_clock_restart_keeps_a_rising_timeline(tmp_path: Path) -> None:
+    info, units = real_units()
+    first, second = units[:60], units[100:160]
+    restarted = [AccessUnit(u.data, u.pts - 10**9, u.keyframe, u.arrival) for u in second]
+    # after the break, frames before the next keyframe are left out: they cannot be decoded
+    start = next(i for i, u in enumerate(restarted) if u.keyframe)
+    clip = write_mp4(first + restarted, info, tmp_path / "joined.mp4")
+    assert clip.frames == len(first) + len(restarted) - start
+    with av.open(str(clip.path)) as container:
+        stream = container.streams.video[0]
+        pts = [p.pts for p in container.demux(stream) if p.size]
+    assert pts == sorted(pts) and len(set(pts)) == len(pts)
+    steps = {b - a for a, b in zip(pts, pts[1:], strict=False)}
+    assert steps == {7200}  # 12.5 fps in 1/90000 s, with no jump where the clock restarted
+    assert clip.duration == pytest.approx(len(pts) / 12.5, abs=0.1)

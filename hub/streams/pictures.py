@@ -1,0 +1,500 @@
+"""Tier T2: decode keyframes only, keep each camera's latest JPEG, and judge the picture's health.
+
+A keyframe every few seconds costs about a hundredth of decoding every frame, and it is enough to
+serve snapshots and to notice a picture that froze, went black, was covered or now looks at
+another scene. The checks are pure arithmetic over small grey pictures: no I/O, no clocks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Literal
+
+import av
+import numpy as np
+import numpy.typing as npt
+from av.video.codeccontext import VideoCodecContext
+
+from hub.streams.units import AccessUnit, StreamInfo
+
+log = logging.getLogger(__name__)
+
+Grey = npt.NDArray[np.uint8]
+"""A luma picture, rows by columns."""
+
+_Floats = npt.NDArray[np.float32]
+
+_LOG_EVERY = 100
+"""After the first failure, one warning per this many, so a broken camera cannot flood the log."""
+
+
+class KeyframeDecoder:
+    """Decodes one camera's keyframes, each on its own; garbage gives None and a count, not raises.
+
+    Every keyframe is fed with the stream's parameter sets in front and the decoder is drained
+    and reset after it, so no keyframe waits for a next one that T2 will not send. With
+    `all_frames` (T3) it decodes every unit in order instead, keeping references between them,
+    and after a failure waits for the next keyframe rather than show a smeared picture.
+    """
+
+    __slots__ = (
+        "_context",
+        "_extradata",
+        "_need_key",
+        "all_frames",
+        "camera_id",
+        "codec",
+        "decoded",
+        "errors",
+    )
+
+    def __init__(self, info: StreamInfo, camera_id: str = "", *, all_frames: bool = False) -> None:
+        self.camera_id = camera_id
+        self.codec = info.codec
+        self.all_frames = all_frames
+        self._extradata = info.extradata
+        self.decoded = 0
+        self.errors = 0
+        self._need_key = True
+        self._context = self._open()
+
+    def _open(self) -> VideoCodecContext:
+        context = av.CodecContext.create(self.codec, "r")
+        if not isinstance(context, VideoCodecContext):
+            raise ValueError(f"camera {self.camera_id}: {self.codec!r} is not a video codec")
+        context.skip_frame = "DEFAULT" if self.all_frames else "NONKEY"
+        context.thread_type = "SLICE"  # frame threads would hold each picture back by one frame
+        return context
+
+    def decode(self, unit: AccessUnit) -> av.VideoFrame | None:
+        """The unit's picture, or None: a delta unit in keyframe mode, or bytes that do not decode.
+
+        In `all_frames` mode None is also what a decoder that reorders (B-frames) gives before
+        its first picture; that is not counted as a failure.
+        """
+        if not unit.keyframe and (not self.all_frames or self._need_key):
+            return None
+        data = self._extradata + unit.data if unit.keyframe else unit.data
+        try:
+            frames = self._context.decode(av.Packet(data))
+            if not self.all_frames:
+                frames += self._context.decode(None)  # drain: a lone keyframe has no successor
+                self._context.flush_buffers()  # and leave the draining state for the next one
+        except Exception as exc:  # a camera's bytes are untrusted: no failure reaches the worker
+            self._failed(f"{type(exc).__name__}: {exc}")
+            self._context = self._open()
+            self._need_key = True
+            return None
+        if unit.keyframe:
+            self._need_key = False
+        if not frames:
+            if not self.all_frames:
+                self._failed("no picture")
+            return None
+        self.decoded += 1
+        return frames[-1]
+
+    def _failed(self, why: str) -> None:
+        self.errors += 1
+        if self.errors % _LOG_EVERY == 1:
+            log.warning(
+                "camera %s: picture did not decode (%s), %d failures so far",
+                self.camera_id,
+                why,
+                self.errors,
+            )
+
+
+def _even(value: int) -> int:
+    return max(2, value - value % 2)
+
+
+def _fit(width: int, height: int, max_width: int) -> tuple[int, int]:
+    """Size that keeps the aspect ratio, at most `max_width` wide, even on both sides (4:2:0)."""
+    if width <= max_width:
+        return _even(width), _even(height)
+    return _even(max_width), _even(round(height * max_width / width))
+
+
+def _mjpeg_qscale(quality: int) -> int:
+    """FFmpeg's MJPEG quantizer for a libjpeg-style quality (1..100).
+
+    libjpeg scales its tables by 5000/q % below 50 and by (200 - 2q) % above; FFmpeg multiplies
+    its own tables by qscale/8, so the same scaling is qscale = 8 * percent / 100.
+    """
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must be 1..100, not {quality}")
+    percent = 5000 / quality if quality < 50 else 200 - 2 * quality
+    return min(31, max(1, round(8 * percent / 100)))
+
+
+def to_jpeg(frame: av.VideoFrame, max_width: int = 640, quality: int = 80) -> bytes:
+    """The picture as a baseline JPEG, scaled down to `max_width` if wider."""
+    if max_width < 16:
+        raise ValueError(f"max_width must be at least 16, not {max_width}")
+    qscale = _mjpeg_qscale(quality)
+    width, height = _fit(frame.width, frame.height, max_width)
+    encoder = av.CodecContext.create("mjpeg", "w")
+    encoder.width = width
+    encoder.height = height
+    encoder.pix_fmt = "yuvj420p"
+    encoder.qmin = encoder.qmax = qscale
+    picture = frame.reformat(width=width, height=height, format="yuvj420p", interpolation="AREA")
+    packets = encoder.encode(picture) + encoder.encode(None)
+    return b"".join(bytes(packet) for packet in packets)
+
+
+def grey_small(frame: av.VideoFrame, width: int = 320) -> Grey:
+    """The luma plane scaled down (area averaging, which also smooths sensor noise) to `width`."""
+    width = min(width, frame.width)
+    height = max(1, round(frame.height * width / frame.width))
+    small = frame.reformat(width=width, height=height, format="gray", interpolation="AREA")
+    return np.ascontiguousarray(small.to_ndarray(), dtype=np.uint8)
+
+
+def jpeg_size(jpeg: bytes) -> tuple[int, int]:
+    """Width and height from a JPEG's frame header; ValueError if the bytes are not a JPEG."""
+    if not jpeg.startswith(b"\xff\xd8"):
+        raise ValueError("not a JPEG: no start-of-image marker")
+    at = 2
+    while at + 4 <= len(jpeg):
+        if jpeg[at] != 0xFF:
+            raise ValueError(f"not a JPEG: no marker at byte {at}")
+        marker = jpeg[at + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            at += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            at += 2
+            continue
+        length = int.from_bytes(jpeg[at + 2 : at + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
+            if at + 9 > len(jpeg):
+                break
+            height = int.from_bytes(jpeg[at + 5 : at + 7], "big")
+            width = int.from_bytes(jpeg[at + 7 : at + 9], "big")
+            return width, height
+        if marker == 0xDA:  # entropy-coded data begins and no frame header came before it
+            break
+        at += 2 + length
+    raise ValueError("not a JPEG: no frame header")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A camera's latest picture as served to operators and alerts."""
+
+    jpeg: bytes
+    at: float
+    """When the picture was taken (the keyframe's wall-clock arrival), epoch seconds."""
+    width: int
+    height: int
+
+
+class KeyframeCache:
+    """Each camera's latest snapshot, shared by the stream workers and the web: O(1), locked."""
+
+    __slots__ = ("_latest", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: dict[str, Snapshot] = {}
+
+    def put(
+        self,
+        camera_id: str,
+        jpeg: bytes,
+        at: float,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> bool:
+        """Keep `jpeg` unless a newer picture is held; sizes are read from the JPEG if not given."""
+        if width is None or height is None:
+            width, height = jpeg_size(jpeg)
+        snapshot = Snapshot(jpeg=jpeg, at=at, width=width, height=height)
+        with self._lock:
+            held = self._latest.get(camera_id)
+            if (
+                held is not None and held.at > at
+            ):  # a late vendor snapshot must not hide a newer key
+                return False
+            self._latest[camera_id] = snapshot
+        return True
+
+    def get(self, camera_id: str) -> Snapshot | None:
+        """The camera's latest snapshot, if any was taken."""
+        with self._lock:
+            return self._latest.get(camera_id)
+
+    def discard(self, camera_id: str) -> None:
+        """Forget the camera (removed, or its owner withdrew snapshot sharing)."""
+        with self._lock:
+            self._latest.pop(camera_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._latest)
+
+
+ProblemKind = Literal["frozen", "black", "covered", "moved"]
+
+
+@dataclass(frozen=True, slots=True)
+class PictureProblem:
+    """A picture problem that began (`started`) or ended, with the measures that decided it."""
+
+    kind: ProblemKind
+    started: bool
+    detail: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PictureThresholds:
+    """When a keyframe counts as frozen, black, covered or moved, and for how long before we say so.
+
+    Grey levels are 0..255 on the small picture (`grey_small`, 320 px wide by default).
+    """
+
+    frozen_difference: float = 0.3
+    """Mean absolute difference to the previous keyframe at or below which nothing changed."""
+    frozen_keyframes: int = 3
+    """Identical keyframes in a row, the first included."""
+    frozen_seconds: float = 10.0
+    """...spanning at least this long."""
+    blank_spread: float = 3.0
+    """Standard deviation below which there is no picture: black, grey or white, dark or not."""
+    blank_keyframes: int = 2
+    covered_ratio: float = 0.35
+    """Detail below this share of the learned reference: something sits in front of the lens."""
+    covered_keyframes: int = 2
+    moved_similarity: float = 0.5
+    """Correlation with the learned reference below which the camera sees another scene."""
+    moved_keyframes: int = 3
+    moved_relearn_seconds: float = 900.0
+    """After this long on the new scene, it becomes the reference and `moved` ends."""
+    clear_keyframes: int = 2
+    """Good keyframes in a row (past a margin over the threshold) that end a problem."""
+    margin: float = 1.5
+    """Hysteresis: a problem ends only when its measure passes the threshold by this factor."""
+    learn_keyframes: int = 3
+    """Keyframes that build the first reference; covered and moved wait for it."""
+    reference_rate: float = 0.05
+    """How fast the reference follows a healthy scene (dusk, a parked car), per keyframe."""
+
+
+def mean_difference(a: Grey, b: Grey) -> float:
+    """Mean absolute grey difference of two pictures of the same size."""
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def _shrink(grey: Grey | _Floats, factor: int) -> _Floats:
+    """Block means over `factor` x `factor` squares (the remainder at the edges is dropped)."""
+    rows, columns = grey.shape[0] // factor, grey.shape[1] // factor
+    if factor == 1:
+        return grey.astype(np.float32)
+    blocks = grey[: rows * factor, : columns * factor].reshape(rows, factor, columns, factor)
+    result: _Floats = blocks.mean(axis=(1, 3), dtype=np.float32)
+    return result
+
+
+def detail(grey: Grey) -> float:
+    """Mean absolute gradient at half size: edges and texture, with sensor noise averaged away."""
+    half = _shrink(grey, 2) if min(grey.shape) >= 8 else grey.astype(np.float32)
+    across = np.abs(np.diff(half, axis=1)).mean() if half.shape[1] > 1 else 0.0
+    down = np.abs(np.diff(half, axis=0)).mean() if half.shape[0] > 1 else 0.0
+    return float(across + down)
+
+
+def layout(grey: Grey) -> _Floats:
+    """A thumbnail about 64 px wide: the scene's layout, without noise and small moving things."""
+    return _shrink(grey, max(1, grey.shape[1] // 64))
+
+
+def similarity(a: _Floats, b: _Floats) -> float:
+    """Normalized correlation of two layouts: 1 same scene whatever the lighting, ~0 unrelated."""
+    a = a - a.mean()
+    b = b - b.mean()
+    spread = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    if spread < 1e-6:
+        return 1.0 if float(np.abs(a - b).max()) < 1e-3 else 0.0
+    return float((a * b).sum() / spread)
+
+
+class _Persistence:
+    """A condition that must hold `on` times in a row to start, and clear `off` times to end."""
+
+    __slots__ = ("active", "clears", "hits", "off", "on", "since")
+
+    def __init__(self, on: int, off: int) -> None:
+        self.on = on
+        self.off = off
+        self.active = False
+        self.hits = 0
+        self.clears = 0
+        self.since = 0.0
+
+    def feed(self, hit: bool, clear: bool, at: float) -> bool | None:
+        """True when the problem starts, False when it ends, None when nothing changes."""
+        self.hits = self.hits + 1 if hit else 0
+        self.clears = self.clears + 1 if clear else 0
+        if not self.active and self.hits >= self.on:
+            self.active = True
+            self.since = at
+            return True
+        if self.active and self.clears >= self.off:
+            self.active = False
+            return False
+        return None
+
+    def reset(self) -> bool:
+        """Forget the counts; True if an active problem ended by it."""
+        was = self.active
+        self.active = False
+        self.hits = self.clears = 0
+        return was
+
+
+class PictureChecks:
+    """One camera's picture health, judged from its successive keyframes (small grey pictures).
+
+    `black` wins over the others: a blank picture is trivially static and detail-less, so while a
+    keyframe is blank, frozen, covered and moved do not start from it. The reference that covered
+    and moved compare against is learned from the first keyframes and then follows healthy
+    keyframes slowly, so dusk, dawn and weather do not count as a change of scene.
+    """
+
+    def __init__(self, camera_id: str = "", thresholds: PictureThresholds | None = None) -> None:
+        self.camera_id = camera_id
+        self.thresholds = t = thresholds or PictureThresholds()
+        self._frozen = _Persistence(1, t.clear_keyframes)  # its own count: keyframes and seconds
+        self._black = _Persistence(t.blank_keyframes, t.clear_keyframes)
+        self._covered = _Persistence(t.covered_keyframes, t.clear_keyframes)
+        self._moved = _Persistence(t.moved_keyframes, t.clear_keyframes)
+        self._previous: Grey | None = None
+        self._still_run = 0
+        self._still_since = 0.0
+        self._frozen_from = 0.0
+        self._layout: _Floats | None = None
+        self._detail = 0.0
+        self._learned = 0
+
+    @property
+    def active(self) -> set[ProblemKind]:
+        """Problems going on now."""
+        checks: tuple[tuple[ProblemKind, _Persistence], ...] = (
+            ("frozen", self._frozen),
+            ("black", self._black),
+            ("covered", self._covered),
+            ("moved", self._moved),
+        )
+        return {kind for kind, check in checks if check.active}
+
+    @property
+    def learned(self) -> bool:
+        """Whether the reference scene is known, so covered and moved can be judged."""
+        return self._learned >= self.thresholds.learn_keyframes
+
+    def update(self, grey: Grey, at: float) -> list[PictureProblem]:
+        """Judge one keyframe taken at `at` (seconds); the problems that started or ended."""
+        t = self.thresholds
+        problems: list[PictureProblem] = []
+        if self._previous is not None and self._previous.shape != grey.shape:
+            problems += self.relearn()  # a new resolution: the old reference means nothing
+            self._previous = None
+
+        spread = float(grey.std())
+        blank = spread < t.blank_spread
+        changed = self._black.feed(blank, spread >= t.blank_spread * t.margin, at)
+        if changed is not None:
+            problems.append(
+                PictureProblem("black", changed, {"mean": float(grey.mean()), "spread": spread})
+            )
+
+        problems += self._check_frozen(grey, at, blank)
+        here = layout(grey)
+        sharpness = detail(grey)
+        if not self.learned:
+            if not blank:
+                self._learn(here, sharpness)
+            self._previous = grey
+            return problems
+
+        ratio = sharpness / max(self._detail, 1e-6)
+        covered = not blank and ratio < t.covered_ratio
+        changed = self._covered.feed(covered, ratio >= t.covered_ratio * t.margin, at)
+        if changed is not None:
+            problems.append(
+                PictureProblem("covered", changed, {"detail": sharpness, "ratio": ratio})
+            )
+
+        assert self._layout is not None  # learned
+        score = similarity(here, self._layout)
+        moved = not blank and not covered and score < t.moved_similarity
+        recovered = score >= 1 - (1 - t.moved_similarity) / t.margin
+        changed = self._moved.feed(moved, recovered, at)
+        if changed is not None:
+            problems.append(PictureProblem("moved", changed, {"similarity": score}))
+        elif self._moved.active and at - self._moved.since >= t.moved_relearn_seconds:
+            self._moved.reset()  # the camera was re-aimed on purpose: the new view is the scene
+            self._layout, self._detail, self._learned = here, sharpness, t.learn_keyframes
+            problems.append(PictureProblem("moved", False, {"similarity": score, "relearned": 1.0}))
+
+        healthy = not (blank or covered or moved or self._covered.active or self._moved.active)
+        if healthy:
+            self._follow(here, sharpness)
+        self._previous = grey
+        return problems
+
+    def relearn(self) -> list[PictureProblem]:
+        """Take the current view as the scene (the camera was re-aimed); ends covered and moved."""
+        ended: list[PictureProblem] = []
+        if self._covered.reset():
+            ended.append(PictureProblem("covered", False, {"relearned": 1.0}))
+        if self._moved.reset():
+            ended.append(PictureProblem("moved", False, {"relearned": 1.0}))
+        self._layout = None
+        self._detail = 0.0
+        self._learned = 0
+        return ended
+
+    def _check_frozen(self, grey: Grey, at: float, blank: bool) -> list[PictureProblem]:
+        t = self.thresholds
+        previous = self._previous
+        difference = mean_difference(grey, previous) if previous is not None else 255.0
+        still = difference <= t.frozen_difference
+        if still:
+            self._still_run += 1
+        else:
+            self._still_run, self._still_since = 1, at
+        frozen = (
+            still
+            and not blank
+            and self._still_run >= t.frozen_keyframes
+            and at - self._still_since >= t.frozen_seconds
+        )
+        first_still = self._still_since
+        changed = self._frozen.feed(frozen, not still, at)
+        if changed is None:
+            return []
+        if changed:
+            self._frozen_from = first_still
+        # at the start, how long it has been still; at the end, how long it was frozen in all
+        seconds = at - self._frozen_from
+        return [PictureProblem("frozen", changed, {"difference": difference, "seconds": seconds})]
+
+    def _learn(self, here: _Floats, sharpness: float) -> None:
+        self._learned += 1
+        if self._layout is None:
+            self._layout, self._detail = here, sharpness
+            return
+        weight = 1 / self._learned
+        self._layout = self._layout + weight * (here - self._layout)
+        self._detail += weight * (sharpness - self._detail)
+
+    def _follow(self, here: _Floats, sharpness: float) -> None:
+        assert self._layout is not None
+        rate = self.thresholds.reference_rate
+        self._layout = self._layout + rate * (here - self._layout)
+        self._detail += rate * (sharpness - self._detail)

@@ -1,0 +1,182 @@
+"""The stream engine inside a real hub, watching cameras served by GStreamer's RTSP server."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+
+from hub.config import Config
+from hub.events import Event
+from hub.runtime import Hub
+from tests.streams.conftest import RtspTestServer
+
+
+class Recorder:
+    """Every event the hub publishes, with the time it arrived."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, Event]] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self, event: Event) -> None:
+        self.events.append((time.monotonic(), event))
+        self._changed.set()
+
+    async def wait_for(
+        self, test: Callable[[Event], bool], timeout: float, after: float = 0.0
+    ) -> tuple[float, Event]:
+        deadline = time.monotonic() + timeout
+        while True:
+            for at, event in self.events:
+                if at >= after and test(event):
+                    return at, event
+            left = deadline - time.monotonic()
+            if left <= 0:
+                seen = [e.type for a, e in self.events if a >= after]
+                raise AssertionError(f"no matching event in {timeout} s; saw {seen}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except TimeoutError:
+                pass
+
+
+def city(tmp_path: Path, cameras: list[dict[str, Any]], **streams: Any) -> Config:
+    return Config.model_validate(
+        {
+            "hub": {
+                "data_dir": str(tmp_path / "var"),
+                "streams": {"keyframe_interval": 1.0, "stats_interval": 3.0, **streams},
+            },
+            "owners": [{"id": "dishub", "name": "Dishub", "kind": "opd"}],
+            "cameras": [{"owner": "dishub", "name": c["id"], **c} for c in cameras],
+        }
+    )
+
+
+async def running_hub(config: Config) -> AsyncIterator[tuple[Hub, Recorder]]:
+    hub = Hub(config)
+    recorder = Recorder()
+    hub.bus.subscribe("*", recorder, name="test:recorder", maxsize=10_000)
+    await hub.start()
+    try:
+        yield hub, recorder
+    finally:
+        await hub.stop()
+
+
+def of(kind: str, camera: str) -> Callable[[Event], bool]:
+    return lambda e: e.type == kind and e.camera_id == camera
+
+
+def ffprobe(url: str) -> dict[str, Any]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-select_streams", "v:0",
+         "-show_streams", "-of", "json", url],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    stream: dict[str, Any] = json.loads(out.stdout)["streams"][0]
+    return stream
+
+
+async def test_camera_health_stats_snapshot_and_clip(
+    rtsp_server: RtspTestServer, tmp_path: Path
+) -> None:
+    url = rtsp_server.add_mount(
+        "engine-a", "testsrc", width=640, height=360, fps=15, gop=2, bitrate=800
+    )
+    config = city(tmp_path, [{"id": "simpang", "url": url}])
+    async for hub, events in running_hub(config):
+        await events.wait_for(of("camera.online", "simpang"), timeout=15)
+        _, stats_event = await events.wait_for(
+            lambda e: of("stream.stats", "simpang")(e) and e.data.get("keyframes", 0) > 0,
+            timeout=15,
+        )
+        stats = stats_event.data
+        probe = await asyncio.to_thread(ffprobe, url)
+        assert (stats["width"], stats["height"]) == (probe["width"], probe["height"]) == (640, 360)
+        assert stats["codec"] == probe["codec_name"] == "h264"
+        num, den = (int(x) for x in probe["r_frame_rate"].split("/"))
+        assert stats["fps"] == pytest.approx(num / den, rel=0.1)
+        assert stats["gop_frames"] == 30
+        assert stats["keyframe_interval_s"] == pytest.approx(2.0, abs=0.3)
+        assert 20 < stats["bitrate_kbps"] < 1600  # a ball on black needs far less than its cap
+
+        assert hub.streams is not None
+        deadline = time.monotonic() + 10
+        while hub.streams.snapshot("simpang") is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        shot = hub.streams.snapshot("simpang")
+        assert shot is not None
+        with av.open(io.BytesIO(shot.jpeg)) as picture:
+            frame = next(picture.decode(video=0))
+            assert (frame.width, frame.height) == (640, 360)
+
+        clip = await hub.streams.clip("simpang", pre=3.0, post=2.0)
+        assert clip.path.exists() and clip.duration >= 4.0
+        probe_clip = await asyncio.to_thread(
+            subprocess.run,
+            ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json",
+             str(clip.path)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        clip_stream = json.loads(probe_clip.stdout)["streams"][0]
+        assert clip_stream["codec_name"] == "h264"
+        assert int(clip_stream["nb_read_frames"]) == clip.frames
+    rtsp_server.remove_mount("engine-a")
+
+
+async def test_dead_camera_offline_within_10s_and_back_within_5s(
+    rtsp_server: RtspTestServer, tmp_path: Path
+) -> None:
+    url = rtsp_server.add_mount("engine-b", "testsrc", width=320, height=240, fps=15, gop=1)
+    config = city(tmp_path, [{"id": "gerbang", "url": url}])
+    async for _hub, events in running_hub(config):
+        await events.wait_for(of("camera.online", "gerbang"), timeout=15)
+        await asyncio.sleep(2)
+        died = time.monotonic()
+        await asyncio.to_thread(rtsp_server.remove_mount, "engine-b")
+        offline_at, offline = await events.wait_for(
+            of("camera.offline", "gerbang"), timeout=12, after=died
+        )
+        assert offline_at - died <= 10.0, f"offline after {offline_at - died:.1f} s"
+        # a short outage: the camera returns 20 s after it died
+        await asyncio.sleep(max(0.0, died + 20 - time.monotonic()))
+        returned = time.monotonic()
+        await asyncio.to_thread(
+            rtsp_server.add_mount, "engine-b", "testsrc", width=320, height=240, fps=15, gop=1
+        )
+        online_at, _ = await events.wait_for(
+            of("camera.online", "gerbang"), timeout=8, after=returned
+        )
+        assert online_at - returned <= 5.0, f"online after {online_at - returned:.1f} s"
+    rtsp_server.remove_mount("engine-b")
+
+
+async def test_unreachable_camera_is_offline_with_a_reason_and_others_unaffected(
+    rtsp_server: RtspTestServer, tmp_path: Path
+) -> None:
+    url = rtsp_server.add_mount("engine-c", "testsrc", width=320, height=240, fps=15, gop=1)
+    config = city(
+        tmp_path,
+        [
+            {"id": "mati", "url": "rtsp://127.0.0.1:1/nothing", "username": "admin",
+             "password": "Rahasia-Kamera-99"},
+            {"id": "hidup", "url": url},
+        ],
+    )  # fmt: skip
+    async for _hub, events in running_hub(config):
+        _, offline = await events.wait_for(of("camera.offline", "mati"), timeout=10)
+        assert "connection refused" in offline.data["reason"]
+        assert "Rahasia" not in json.dumps(dict(offline.data))
+        await events.wait_for(of("camera.online", "hidup"), timeout=15)
+    rtsp_server.remove_mount("engine-c")

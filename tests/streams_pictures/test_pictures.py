@@ -1,0 +1,439 @@
+"""T2: keyframe decoding, JPEG snapshots, the snapshot cache and the picture health checks."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import av
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hub.streams.pictures import (
+    Grey,
+    KeyframeCache,
+    KeyframeDecoder,
+    PictureChecks,
+    PictureProblem,
+    PictureThresholds,
+    grey_small,
+    jpeg_size,
+    to_jpeg,
+)
+from hub.streams.units import AccessUnit, StreamInfo
+
+from .media import read_units
+from .scenes import HEIGHT, WIDTH, scene, shot, smooth
+
+KEYFRAME_TIMES = [0.0, 4.8, 9.6, 14.4, 19.2, 24.0, 28.8]
+
+
+def keyframes() -> list[AccessUnit]:
+    _, units = read_units()
+    return [unit for unit in units if unit.keyframe]
+
+
+@pytest.fixture(scope="module")
+def pictures() -> list[av.VideoFrame]:
+    info, _ = read_units()
+    decoder = KeyframeDecoder(info, "cam-road")
+    frames = [decoder.decode(unit) for unit in keyframes()]
+    assert all(frame is not None for frame in frames)
+    return [frame for frame in frames if frame is not None]
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+
+def test_every_keyframe_of_real_footage_decodes_on_its_own_at_full_size() -> None:
+    info, units = read_units()
+    decoder = KeyframeDecoder(info, "cam-road")
+    decoded = [(unit.arrival, decoder.decode(unit)) for unit in units]
+    pictures = [(at, frame) for at, frame in decoded if frame is not None]
+    assert [at for at, _ in pictures] == KEYFRAME_TIMES
+    assert {(frame.width, frame.height) for _, frame in pictures} == {(768, 432)}
+    assert decoder.decoded == 7
+    assert decoder.errors == 0  # the 370 delta units are skipped, not failures
+
+
+def test_keyframes_decode_in_any_order_each_independent_of_the_last() -> None:
+    info, _ = read_units()
+    decoder = KeyframeDecoder(info)
+    units = keyframes()
+    forward = [decoder.decode(unit) for unit in units]
+    backward = [decoder.decode(unit) for unit in reversed(units)]
+    for a, b in zip(forward, reversed(backward), strict=True):
+        assert a is not None and b is not None
+        assert np.array_equal(a.to_ndarray(format="gray"), b.to_ndarray(format="gray"))
+
+
+def test_all_frames_mode_decodes_every_unit_in_order_from_the_first_keyframe() -> None:
+    info, units = read_units()
+    decoder = KeyframeDecoder(info, "cam-t3", all_frames=True)
+    joined_late = units[30:]  # T3 starts mid-GOP: nothing until the keyframe at #60
+    frames = [decoder.decode(unit) for unit in joined_late]
+    first = next(index for index, frame in enumerate(frames) if frame is not None)
+    assert joined_late[first].keyframe and joined_late[first].arrival == 4.8
+    assert all(frame is not None for frame in frames[first:])
+    assert decoder.decoded == len(units) - 60 and decoder.errors == 0
+    # the pictures move: the car drives on between consecutive frames
+    a, b = frames[first + 20], frames[first + 21]
+    assert a is not None and b is not None
+    assert not np.array_equal(grey_small(a), grey_small(b))
+
+
+def test_all_frames_mode_waits_for_a_keyframe_after_garbage() -> None:
+    info, units = read_units()
+    decoder = KeyframeDecoder(info, "cam-t3", all_frames=True)
+    assert decoder.decode(units[0]) is not None and decoder.decode(units[1]) is not None
+    garbage = AccessUnit(b"\x00\x00\x00\x01\x65" + bytes(range(256)) * 4, 0, True, 0.1)
+    assert decoder.decode(garbage) is None and decoder.errors == 1
+    assert decoder.decode(units[2]) is None  # its references are gone: no smeared picture
+    assert decoder.errors == 1  # and that is a wait, not another failure
+    assert decoder.decode(units[60]) is not None
+    assert decoder.decode(units[61]) is not None
+
+
+def test_parameter_sets_come_from_the_stream_info() -> None:
+    info, _ = read_units()
+    blind = KeyframeDecoder(StreamInfo(codec="h264"), "cam-no-sps")
+    unit = keyframes()[0]
+    assert blind.decode(unit) is None  # this file carries SPS/PPS out of band only
+    assert blind.errors == 1
+    assert KeyframeDecoder(info).decode(unit) is not None
+
+
+def test_a_codec_that_is_not_video_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match="not a video codec"):
+        KeyframeDecoder(StreamInfo(codec="aac"), "cam-audio")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    garbage=st.binary(max_size=4096),
+    with_start_code=st.booleans(),
+    real_parameter_sets=st.booleans(),
+    all_frames=st.booleans(),
+)
+def test_garbage_gives_none_and_a_count_never_an_exception(
+    garbage: bytes, with_start_code: bool, real_parameter_sets: bool, all_frames: bool
+) -> None:
+    info, units = read_units()
+    if not real_parameter_sets:
+        info = StreamInfo(codec="h264", extradata=garbage[:64])
+    decoder = KeyframeDecoder(info, "cam-garbage", all_frames=all_frames)
+    if all_frames:
+        decoder.decode(units[0])  # mid-stream, so deltas are decoded too
+    data = (b"\x00\x00\x00\x01" + garbage) if with_start_code else garbage
+    for keyframe in (True, False):
+        frame = decoder.decode(AccessUnit(data, pts=0, keyframe=keyframe, arrival=0.0))
+        if not all_frames:
+            assert (frame is None) == (decoder.errors == 1)
+            assert frame is None or (frame.width, frame.height) == (768, 432)
+    if not real_parameter_sets:
+        assert decoder.decoded == 0
+        return
+    # and the next real keyframe still decodes
+    good = decoder.decode(keyframes()[1])
+    assert good is not None and (good.width, good.height) == (768, 432)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cut=st.floats(min_value=0.0, max_value=0.99), flip=st.integers(min_value=0, max_value=255))
+def test_damaged_real_keyframes_never_raise(cut: float, flip: int) -> None:
+    info, _ = read_units()
+    decoder = KeyframeDecoder(info, "cam-lossy")
+    unit = keyframes()[3]
+    data = bytearray(unit.data[: max(5, int(len(unit.data) * cut))])
+    data[len(data) // 2] ^= flip  # a bit error, as a lossy UDP link delivers
+    frame = decoder.decode(AccessUnit(bytes(data), unit.pts, True, unit.arrival))
+    assert frame is None or (frame.width, frame.height) == (768, 432)
+    assert decoder.decoded + decoder.errors == 1
+
+
+# --- JPEG and small grey pictures ------------------------------------------------------------
+
+
+def _open_jpeg(jpeg: bytes) -> av.VideoFrame:
+    with av.open(io.BytesIO(jpeg), "r") as container:
+        return next(container.decode(video=0))
+
+
+def test_jpeg_is_scaled_to_max_width_and_decodes_back_to_the_same_picture(
+    pictures: list[av.VideoFrame],
+) -> None:
+    frame = pictures[1]  # a white car on the road
+    jpeg = to_jpeg(frame)
+    assert jpeg[:2] == b"\xff\xd8" and jpeg[-2:] == b"\xff\xd9"
+    back = _open_jpeg(jpeg)
+    assert (back.width, back.height) == (640, 360)
+    assert jpeg_size(jpeg) == (640, 360)
+    original = grey_small(frame, 160).astype(np.int16)
+    again = grey_small(back, 160).astype(np.int16)
+    assert np.abs(original - again).mean() < 3.0
+
+
+def test_jpeg_keeps_a_small_picture_small_and_quality_trades_bytes(
+    pictures: list[av.VideoFrame],
+) -> None:
+    frame = pictures[1]
+    assert jpeg_size(to_jpeg(frame, max_width=1920)) == (768, 432)
+    assert jpeg_size(to_jpeg(frame, max_width=321)) == (320, 180)  # even sides for 4:2:0
+    sizes = [len(to_jpeg(frame, quality=q)) for q in (20, 50, 80, 95)]
+    assert sizes == sorted(sizes) and sizes[0] * 2 < sizes[-1]
+    with pytest.raises(ValueError, match="quality"):
+        to_jpeg(frame, quality=0)
+
+
+def test_grey_small_is_the_luma_plane_shrunk(pictures: list[av.VideoFrame]) -> None:
+    frame = pictures[1]
+    grey = grey_small(frame)
+    assert grey.shape == (180, 320) and grey.dtype == np.uint8 and grey.flags.c_contiguous
+    full = frame.to_ndarray(format="gray").astype(np.float64)
+    assert abs(float(grey.mean()) - float(full.mean())) < 1.0
+    # the same picture: on a 16 x 9 grid of block means, the car is where it was
+    coarse = grey.reshape(9, 20, 16, 20).mean(axis=(1, 3))
+    reference = full.reshape(9, 48, 16, 48).mean(axis=(1, 3))
+    assert np.abs(coarse - reference).max() < 2.0
+    assert reference.max() - reference.min() > 40  # and there is a car to find
+    assert grey_small(frame, 1000).shape == (432, 768)
+
+
+def test_jpeg_size_refuses_what_is_not_a_jpeg() -> None:
+    with pytest.raises(ValueError, match="not a JPEG"):
+        jpeg_size(b"\x89PNG\r\n")
+    with pytest.raises(ValueError, match="not a JPEG"):
+        jpeg_size(b"\xff\xd8\xff\xe0\x00\x10JFIF")
+
+
+# --- the snapshot cache -----------------------------------------------------------------------
+
+
+def test_cache_serves_the_latest_snapshot_per_camera(pictures: list[av.VideoFrame]) -> None:
+    cache = KeyframeCache()
+    first, second = to_jpeg(pictures[0]), to_jpeg(pictures[1], max_width=320)
+    assert cache.get("cam-1") is None
+    assert cache.put("cam-1", first, at=100.0)
+    assert cache.put("cam-2", second, at=100.0, width=320, height=180)
+    assert cache.put("cam-1", second, at=104.8)
+    snapshot = cache.get("cam-1")
+    assert snapshot is not None
+    assert (snapshot.jpeg, snapshot.at, snapshot.width, snapshot.height) == (
+        second,
+        104.8,
+        320,
+        180,
+    )
+    assert not cache.put("cam-1", first, at=101.0)  # late: the newer picture stays
+    assert cache.get("cam-1") == snapshot
+    cache.discard("cam-1")
+    assert cache.get("cam-1") is None and len(cache) == 1
+    with pytest.raises(ValueError):
+        cache.put("cam-3", b"not a jpeg", at=1.0)
+
+
+def test_cache_stays_consistent_under_concurrent_writers_and_readers() -> None:
+    cache = KeyframeCache()
+    cameras = [f"cam-{i}" for i in range(20)]
+    jpeg = b"\xff\xd8" + b"\x00" * 10  # sizes given: not parsed
+    errors: list[str] = []
+
+    def writer(offset: int) -> None:
+        for step in range(2000):
+            camera = cameras[step % len(cameras)]
+            cache.put(camera, jpeg, at=float(step * 2 + offset), width=step, height=step)
+
+    def reader() -> None:
+        last: dict[str, float] = {}
+        for step in range(4000):
+            camera = cameras[step % len(cameras)]
+            snapshot = cache.get(camera)
+            if snapshot is None:
+                continue
+            if snapshot.at < last.get(camera, -1.0):
+                errors.append(f"{camera} went back in time")
+            last[camera] = snapshot.at
+
+    threads = [threading.Thread(target=writer, args=(o,)) for o in (0, 1)]
+    threads += [threading.Thread(target=reader) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(cache) == 20
+    latest = cache.get("cam-19")
+    assert latest is not None and latest.at == 3999.0
+
+
+# --- picture health ---------------------------------------------------------------------------
+
+Timeline = list[tuple[int, str, bool]]
+
+
+def run(checks: PictureChecks, frames: list[Grey], every: float = 2.0) -> Timeline:
+    """Feed keyframes `every` seconds apart; (keyframe index, kind, started) for each change."""
+    timeline: Timeline = []
+    for index, grey in enumerate(frames):
+        for problem in checks.update(grey, index * every):
+            timeline.append((index, problem.kind, problem.started))
+    return timeline
+
+
+def live(seed: int, count: int, rng: np.random.Generator, noise: float = 1.5) -> list[Grey]:
+    """A camera that works: the same scene, new sensor noise in every keyframe."""
+    picture = scene(seed)
+    return [shot(picture, rng, noise) for _ in range(count)]
+
+
+def test_a_working_camera_and_the_real_footage_raise_nothing(
+    pictures: list[av.VideoFrame],
+) -> None:
+    rng = np.random.default_rng(1)
+    assert run(PictureChecks("cam-synthetic"), live(1, 40, rng)) == []
+    checks = PictureChecks("cam-road")
+    real = [(at, grey_small(frame)) for at, frame in zip(KEYFRAME_TIMES, pictures, strict=True)]
+    assert [p for at, grey in real for p in checks.update(grey, at)] == []
+    assert checks.learned
+
+
+def test_frozen_needs_three_identical_keyframes_over_ten_seconds_and_ends_when_it_moves() -> None:
+    rng = np.random.default_rng(2)
+    stuck = shot(scene(1), rng)
+    frames = live(1, 5, rng) + [stuck] * 7 + live(1, 4, rng)
+    # keyframes 2 s apart: identical from #5 (t=10); 3 of them at #7 but only 4 s: starts at #10
+    checks = PictureChecks("cam-frozen")
+    problems: list[tuple[int, PictureProblem]] = []
+    for index, grey in enumerate(frames):
+        problems += [(index, problem) for problem in checks.update(grey, index * 2.0)]
+    assert [(index, p.kind, p.started) for index, p in problems] == [
+        (10, "frozen", True),
+        (13, "frozen", False),
+    ]
+    assert problems[0][1].detail["seconds"] == 10.0  # still since t=10, #5
+    assert problems[1][1].detail["seconds"] == 16.0  # frozen from t=10 until t=26, #13
+
+
+def test_frozen_start_carries_how_long_and_how_still() -> None:
+    rng = np.random.default_rng(3)
+    stuck = shot(scene(1), rng)
+    checks = PictureChecks("cam-frozen")
+    problems: list[PictureProblem] = []
+    for index, grey in enumerate(live(1, 2, rng) + [stuck] * 4):
+        problems += checks.update(grey, index * 5.0)
+    assert len(problems) == 1
+    (problem,) = problems
+    assert problem.kind == "frozen" and problem.started
+    assert problem.detail == {"difference": 0.0, "seconds": 10.0}  # t=10 (#2) to t=20 (#4)
+    assert checks.active == {"frozen"}
+
+
+def test_a_live_static_scene_with_little_noise_is_not_frozen() -> None:
+    rng = np.random.default_rng(4)
+    assert run(PictureChecks("cam-quiet"), live(1, 30, rng, noise=0.8)) == []
+
+
+def test_black_starts_after_two_blank_keyframes_and_ends_after_two_good_ones() -> None:
+    rng = np.random.default_rng(5)
+    dark = np.zeros((HEIGHT, WIDTH))
+    frames = live(1, 5, rng) + [shot(dark, rng, noise=0.5) for _ in range(8)] + live(1, 4, rng)
+    # blank and identical, but black wins: no frozen, covered or moved on top of it
+    assert run(PictureChecks("cam-black"), frames) == [(6, "black", True), (14, "black", False)]
+
+
+def test_a_grey_or_white_blank_picture_is_black_too() -> None:
+    rng = np.random.default_rng(6)
+    white = np.full((HEIGHT, WIDTH), 235.0)
+    frames = live(1, 4, rng) + [shot(white, rng, noise=1.0) for _ in range(3)]
+    assert run(PictureChecks("cam-white"), frames) == [(5, "black", True)]
+
+
+def test_night_is_dark_but_textured_so_it_is_not_black() -> None:
+    rng = np.random.default_rng(7)
+    night = scene(1, low=2.0, high=30.0)
+    frames = [shot(night, rng, noise=4.0) for _ in range(20)]
+    checks = PictureChecks("cam-night")
+    assert run(checks, frames) == []
+    assert float(frames[0].mean()) < 20  # darker than many a "black" threshold
+
+
+def test_covered_is_a_sudden_loss_of_detail_and_ends_when_it_returns() -> None:
+    rng = np.random.default_rng(8)
+    palm = smooth()
+    frames = live(1, 5, rng) + [shot(palm, rng) for _ in range(4)] + live(1, 4, rng)
+    checks = PictureChecks("cam-covered")
+    timeline = run(checks, frames)
+    assert timeline == [(6, "covered", True), (10, "covered", False)]
+
+
+def test_covered_detail_reports_the_drop() -> None:
+    rng = np.random.default_rng(9)
+    checks = PictureChecks("cam-covered")
+    problems: list[PictureProblem] = []
+    for index, grey in enumerate(live(1, 4, rng) + [shot(smooth(), rng)] * 2):
+        problems += checks.update(grey, float(index))
+    assert [(p.kind, p.started) for p in problems] == [("covered", True)]
+    assert problems[0].detail["ratio"] < 0.2
+
+
+def test_moved_needs_three_keyframes_of_another_scene_and_ends_when_it_returns() -> None:
+    rng = np.random.default_rng(10)
+    frames = live(1, 5, rng) + live(2, 5, rng) + live(1, 4, rng)
+    timeline = run(PictureChecks("cam-moved"), frames)
+    assert timeline == [(7, "moved", True), (11, "moved", False)]
+
+
+def test_a_slight_shift_and_a_passing_object_are_not_moved() -> None:
+    rng = np.random.default_rng(11)
+    base = scene(1)
+    shifted = np.roll(base, 2, axis=1)  # the pole sways two pixels
+    passing = base.copy()
+    passing[60:120, 100:160] = 230.0  # a truck crossing the view at one keyframe
+    frames = live(1, 5, rng) + [shot(shifted, rng), shot(passing, rng)] * 3
+    assert run(PictureChecks("cam-wind"), frames) == []
+
+
+def test_a_new_view_becomes_the_reference_after_a_while() -> None:
+    rng = np.random.default_rng(12)
+    thresholds = PictureThresholds(moved_relearn_seconds=60.0)
+    frames = live(1, 5, rng) + live(2, 40, rng)
+    timeline = run(PictureChecks("cam-reaimed", thresholds), frames)
+    # moved at #7 (t=14); 60 s later, at #37 (t=74), the new view is the reference
+    assert timeline == [(7, "moved", True), (37, "moved", False)]
+
+
+def test_relearn_accepts_the_view_at_once() -> None:
+    rng = np.random.default_rng(13)
+    checks = PictureChecks("cam-reaimed")
+    run(checks, live(1, 5, rng) + live(2, 3, rng))
+    assert checks.active == {"moved"}
+    assert checks.relearn() == [PictureProblem("moved", False, {"relearned": 1.0})]
+    assert checks.active == set() and not checks.learned
+    assert run(checks, live(2, 10, rng)) == []  # the new view is the scene now
+
+    run(checks, [shot(smooth(), rng)] * 2)
+    assert checks.active == {"covered"}
+    assert checks.relearn() == [PictureProblem("covered", False, {"relearned": 1.0})]
+
+
+def test_a_slow_lighting_ramp_and_an_exposure_jump_are_not_problems() -> None:
+    rng = np.random.default_rng(14)
+    base = scene(1)
+    mean = float(base.mean())
+    dusk = [shot((base - mean) * gain + mean * gain, rng) for gain in np.linspace(1.0, 0.15, 150)]
+    jump = [shot(base * 0.15 + 30, rng) for _ in range(5)]
+    frames = live(1, 5, rng) + dusk + jump
+    assert run(PictureChecks("cam-dusk"), frames, every=4.0) == []
+
+
+def test_a_new_resolution_starts_learning_again() -> None:
+    rng = np.random.default_rng(15)
+    checks = PictureChecks("cam-resized")
+    run(checks, live(1, 5, rng) + live(2, 3, rng))
+    assert checks.active == {"moved"}
+    bigger = shot(np.repeat(np.repeat(scene(2), 2, axis=0), 2, axis=1), rng)
+    problems = checks.update(bigger, 100.0)
+    assert [(p.kind, p.started) for p in problems] == [("moved", False)]
+    assert not checks.learned
