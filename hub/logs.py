@@ -113,4 +113,6 @@ def configure_logging(
     root.setLevel(level.upper())
     # Alembic narrates every migration step at INFO; a hub start should not.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # aiosqlite logs every statement it runs at DEBUG: noise that hides the hub's own lines.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
     return handler

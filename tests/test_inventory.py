@@ -27,7 +27,9 @@ DISHUB_ERRORS = [
     RowError(13, "cam-11", "enabled must be yes or no, got 'mungkin'"),
     RowError(14, "alun-1", "camera 'alun-1' is declared in the config"),
     RowError(
-        16, "cam-13", "url must start with one of rtsp://, rtsps://, http://, https://, file://"
+        16,
+        "cam-13",
+        "url must start with one of rtsp://, rtsps://, http://, https://, file://, sim://",
     ),
     RowError(17, "cam-14", "lat and lon must be given together"),
     RowError(18, "cam-15", "owner is required"),

@@ -212,7 +212,7 @@ def test_camera_url_scheme(problems: Problems) -> None:
         """
     ) == [
         "pantau.yaml:3: cameras[0].url: "
-        "must start with one of rtsp://, rtsps://, http://, https://, file://"
+        "must start with one of rtsp://, rtsps://, http://, https://, file://, sim://"
     ]
 
 

@@ -75,7 +75,7 @@ def test_credentials_never_reach_a_loaded_config_or_its_errors(
         "pantau.yaml:6: cameras[0].lat: must be between -90 and 90, got 191",
         "pantau.yaml:7: cameras[1].name: must be text, got 2 (put it in quotes)",
         "pantau.yaml:7: cameras[1].url: "
-        "must start with one of rtsp://, rtsps://, http://, https://, file://",
+        "must start with one of rtsp://, rtsps://, http://, https://, file://, sim://",
     ]
 
 
