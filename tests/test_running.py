@@ -172,8 +172,16 @@ def test_demo_config_answers_health(tmp_path: Path) -> None:
     try:
         health = wait_for_health(f"http://127.0.0.1:{port}/api/health", proc)
         assert health["status"] == "ok"
-        assert health["cameras"] >= 6
+        assert health["cameras"] == 6
         assert (tmp_path / "var" / "pantau.db").exists()
+        # the six Pati sites are live: their scenes render once, then stream like cameras
+        deadline = time.monotonic() + 120
+        while health["camera_health"].get("online", 0) < 6 and time.monotonic() < deadline:
+            time.sleep(1.0)
+            health = get_json(f"http://127.0.0.1:{port}/api/health")
+        assert health["camera_health"] == {"online": 6}
+        cameras = get_json(f"http://127.0.0.1:{port}/api/cameras")["cameras"]
+        assert {c["vendor"] for c in cameras} == {"sim"}
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
     finally:

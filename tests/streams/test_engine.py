@@ -181,3 +181,42 @@ async def test_unreachable_camera_is_offline_with_a_reason_and_others_unaffected
         assert "Rahasia" not in json.dumps(dict(offline.data))
         await events.wait_for(of("camera.online", "hidup"), within=15)
     rtsp_server.remove_mount("engine-c")
+
+
+ROAD = [[0.15, 0.0], [0.6, 0.0], [0.6, 1.0], [0.15, 1.0]]
+VERGE = [[0.85, 0.15], [0.98, 0.15], [0.98, 0.85], [0.85, 0.85]]
+
+
+async def test_motion_on_real_footage_fires_on_the_road_only_while_leased(
+    rtsp_server: RtspTestServer, car_video: Path, tmp_path: Path
+) -> None:
+    url = rtsp_server.add_mount("engine-real", "file", path=str(car_video))
+    zones = [{"name": "road", "polygon": ROAD}, {"name": "verge", "polygon": VERGE}]
+    # activity switched off, so that only the viewer's lease asks for pixels
+    options = {"zones": zones, "activity": {"start_ratio": 1e9}}
+    config = city(tmp_path, [{"id": "parkir", "url": url, "options": options}])
+    async with running_hub(config) as (hub, events):
+        await events.wait_for(of("camera.online", "parkir"), within=15)
+        assert hub.streams is not None
+        worker = hub.streams.workers["parkir"]
+        assert worker._t3 is None  # nobody asked for pixels yet
+        leased_from = time.monotonic()
+        lease = hub.streams.lease("parkir", "viewer", ttl=40.0)
+        _, start = await events.wait_for(
+            lambda e: of("motion.start", "parkir")(e) and e.data["zone"] == "road",
+            within=35,
+            after=leased_from,
+        )
+        x0, y0, x1, y1 = start.data["box"]
+        assert 0.1 <= x0 < x1 <= 0.65  # the box lies on the road
+        await asyncio.sleep(max(0.0, leased_from + 32 - time.monotonic()))
+        verge = [
+            e for at, e in events.events
+            if at >= leased_from and e.type == "motion.start" and e.data.get("zone") == "verge"
+        ]  # fmt: skip
+        assert verge == []
+        hub.streams.leases.release(lease)
+        # once nobody needs pixels, decoding stops within a tick or two
+        await asyncio.sleep(2.5)
+        assert worker._t3 is None
+    rtsp_server.remove_mount("engine-real")
