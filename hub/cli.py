@@ -78,7 +78,7 @@ def main(log_level: str, log_format: str) -> None:
 )
 def run(config_path: str | None, safe_mode: bool, host: str | None, port: int | None) -> None:
     """Start the hub with CONFIG and serve its API until SIGINT or SIGTERM."""
-    from hub.runtime import Hub
+    from hub.runtime import Hub, run_main
     from hub.web import serve
 
     config = _load(config_path)
@@ -86,7 +86,7 @@ def run(config_path: str | None, safe_mode: bool, host: str | None, port: int | 
     if web_changes:
         web = config.hub.web.model_copy(update=web_changes)
         config = config.model_copy(update={"hub": config.hub.model_copy(update={"web": web})})
-    _run(serve(Hub(config, safe_mode=safe_mode)))
+    run_main(serve(Hub(config, safe_mode=safe_mode)))
 
 
 @main.command()

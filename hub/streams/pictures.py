@@ -66,6 +66,10 @@ class KeyframeDecoder:
             raise ValueError(f"camera {self.camera_id}: {self.codec!r} is not a video codec")
         context.skip_frame = "DEFAULT" if self.all_frames else "NONKEY"
         context.thread_type = "SLICE"  # frame threads would hold each picture back by one frame
+        if self.all_frames:
+            # T3 looks at a small grey picture: deblocking it buys nothing and costs a quarter
+            # of the decode (measured on the real footage: 0.33 s -> 0.25 s for 377 frames).
+            context.options = {"skip_loop_filter": "all"}
         return context
 
     def decode(self, unit: AccessUnit) -> av.VideoFrame | None:
