@@ -1,9 +1,23 @@
-"""Activity from compressed data: motion makes predicted frames bigger, so their sizes are a signal.
+"""Activity from compressed data: what enters a scene changes the size of predicted frames.
 
-The meter compares a fast average of non-key frame sizes with the camera's quiet level: a level
-that falls quickly (so it finds the quiet scene after a busy one) and rises slowly (so a passing
-car does not become the new normal, yet a day/night switch or a bitrate change is absorbed within
-a few minutes). Keyframes are skipped: their size says nothing about motion.
+Bigger is not the only sign. On real footage a white car entering a bright, noisy parking lot
+makes the camera's auto exposure darken the asphalt, and its predicted frames shrink to half
+(see docs/streams.md). So the meter watches how far a fast average of log frame sizes departs
+from the camera's usual level, in either direction, and starts activity when the departure
+passes both a fixed ratio and a multiple of the camera's own jitter; it ends activity when the
+last seconds' level is back near the usual one.
+
+Three things move sizes without anything moving, and the meter takes each apart:
+- GOP structure: after a keyframe the next predicted frames are small and grow through the GOP,
+  most under a capped bitrate. Each position in the GOP learns its usual offset, and a frame is
+  judged as if it sat at the GOP's usual level. Keyframes are skipped.
+- a bitrate change or a day/night switch: a step to a new level that then holds. An episode
+  that lasts `settle` seconds is taken for a new stream: it ends, and the meter learns the
+  stream afresh (as after a reconnect), so the step is one episode, not a new normal that never
+  comes. The price: a scene that stays busy longer than that becomes the usual one.
+- slow drift (weather, dusk): the usual level follows the quiet scene within `baseline_tau`.
+
+An episode asks for pixels (T3), which confirm or dismiss it.
 """
 
 from __future__ import annotations
@@ -18,24 +32,33 @@ from hub.streams.units import AccessUnit
 class ActivitySettings:
     """Thresholds of the activity meter; defaults were tuned on real footage (see bench/)."""
 
-    start_ratio: float = 1.5
-    """Activity starts when recent frames are this many times bigger than the quiet level."""
-    end_ratio: float = 1.2
-    """...and ends when they fall below this many times."""
-    start_after: float = 0.3
-    """Seconds above `start_ratio` before activity starts."""
-    end_after: float = 3.0
-    """Seconds below `end_ratio` before activity ends."""
-    fast_tau: float = 0.5
-    """Time constant (s) of the recent frame size."""
-    quiet_fall_tau: float = 2.0
-    """Time constant (s) with which the quiet level follows a quieter scene."""
-    quiet_rise_tau: float = 120.0
-    """Time constant (s) with which the quiet level follows a busier scene."""
-    warmup: float = 5.0
-    """Seconds after (re)connecting during which the meter only learns."""
+    start_ratio: float = 1.2
+    """Activity starts when recent frames are this many times bigger or smaller than usual..."""
+    start_jitter: float = 6.0
+    """...and beyond this many times the camera's usual jitter of recent sizes."""
+    end_ratio: float = 1.08
+    """Activity ends when the last seconds' frames are back within this ratio of usual."""
+    start_after: float = 0.2
+    """Seconds beyond the start threshold before activity starts."""
+    end_after: float = 2.0
+    """Seconds within `end_ratio` before activity ends."""
+    fast_tau: float = 0.4
+    """Time constant (s) of the recent frame size, which starts activity."""
+    level_tau: float = 2.0
+    """Time constant (s) of the last seconds' frame size, which ends it."""
+    baseline_tau: float = 30.0
+    """Time constant (s) with which the usual size follows the quiet scene."""
+    settle: float = 20.0
+    """An episode this long (s) is a new stream, not activity (a bitrate change, a day/night
+    switch): it ends and the meter learns the stream afresh, as after a reconnect."""
+    gop_tau: float = 60.0
+    """Time constant (s) with which each GOP position learns its usual offset."""
+    warmup: float = 10.0
+    """Seconds after (re)connecting, or after a new stream, during which the meter only learns."""
     floor_bytes: float = 150.0
-    """Frames smaller than this are noise whatever their ratio (a still scene's skip frames)."""
+    """Sizes below this count as this: a still scene's skip frames are all alike."""
+    max_phase: int = 256
+    """GOP positions learned one by one; later frames share the last."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,74 +73,123 @@ class ActivityChange:
 class ActivityMeter:
     """One camera's activity from the sizes of its non-key frames; cheap enough for every frame."""
 
-    __slots__ = ("_above_since", "_below_since", "_fast", "_last_at", "_quiet", "_started_at",
-                 "active", "score", "settings")  # fmt: skip
+    __slots__ = (
+        "_above_since", "_active_since", "_baseline", "_below_since", "_fast", "_jitter",
+        "_last_at", "_learned", "_learning_since", "_level", "_log_end", "_log_start",
+        "_offsets", "_phase", "_seen", "active", "score", "settings",
+    )  # fmt: skip
 
     def __init__(self, settings: ActivitySettings | None = None) -> None:
-        self.settings = settings or ActivitySettings()
+        self.settings = s = settings or ActivitySettings()
         self.active = False
-        self.score = 0.0
+        self.score = 1.0
+        """How many times bigger or smaller than usual recent frames are (>= 1)."""
         self._fast: float | None = None
-        self._quiet: float | None = None
+        self._level = 0.0
+        self._baseline: float | None = None
+        self._jitter = 0.0
         self._last_at: float | None = None
-        self._started_at: float | None = None
+        self._learning_since: float | None = None
+        self._active_since = 0.0
         self._above_since: float | None = None
         self._below_since: float | None = None
+        self._phase = 0
+        self._offsets = [0.0] * (s.max_phase + 1)
+        """Per GOP position: its usual log size relative to the last seconds' level."""
+        self._learned: list[float | None] = [None] * (s.max_phase + 1)
+        """Per GOP position: when its offset was last learned..."""
+        self._seen = [0] * (s.max_phase + 1)
+        """...and from how many frames."""
+        self._log_start = math.log(s.start_ratio)
+        self._log_end = math.log(s.end_ratio)
 
     def reset(self, at: float) -> ActivityChange | None:
         """Forget the short-term picture after a reconnect; ends activity if it was on."""
         self._fast = None
         self._last_at = None
-        self._started_at = at
+        self._learning_since = at
         self._above_since = self._below_since = None
+        self._phase = 0
         if self.active:
             self.active = False
-            return ActivityChange(False, 0.0, at)
+            return ActivityChange(False, 1.0, at)
         return None
 
     def on_unit(self, unit: AccessUnit) -> ActivityChange | None:
         """Take one access unit; returns a change when activity starts or ends."""
         if unit.keyframe:
+            self._phase = 0
             return None
-        at = unit.arrival
-        size = float(len(unit.data))
         s = self.settings
-        if self._started_at is None:
-            self._started_at = at
-        last = self._last_at
-        self._last_at = at
+        at = unit.arrival
+        self._phase = phase = min(self._phase + 1, s.max_phase)
+        size = math.log(max(float(len(unit.data)), s.floor_bytes))
+        value = size - self._offsets[phase]  # as if every frame sat at the GOP's usual level
+        if self._learning_since is None:
+            self._learning_since = at
+        last, self._last_at = self._last_at, at
         fast = self._fast
         if fast is None or last is None:
-            self._fast = size
-            if self._quiet is None:
-                self._quiet = size
+            self._fast = self._level = value
+            if self._baseline is None:
+                self._baseline = value
             return None
         dt = max(at - last, 1e-3)
-        fast += (size - fast) * (1.0 - math.exp(-dt / s.fast_tau))
+        fast += (value - fast) * (1.0 - math.exp(-dt / s.fast_tau))
         self._fast = fast
-        quiet = self._quiet if self._quiet is not None else fast
-        tau = s.quiet_fall_tau if fast < quiet else s.quiet_rise_tau
-        quiet += (fast - quiet) * (1.0 - math.exp(-dt / tau))
-        self._quiet = quiet
-        self.score = fast / max(quiet, s.floor_bytes)
-        if at - self._started_at < s.warmup:
+        level = self._level + (value - self._level) * (1.0 - math.exp(-dt / s.level_tau))
+        self._level = level
+        self._learn_offset(phase, size - level, at)
+        baseline = self._baseline if self._baseline is not None else fast
+        learning = at - self._learning_since
+        if not self.active:
+            # the usual level: an average of what was seen since learning began, then over
+            # the last baseline_tau seconds; the jitter likewise, but from half the warmup on,
+            # once each GOP position has an offset
+            follow = 1.0 - math.exp(-dt / min(s.baseline_tau, max(learning, dt)))
+            baseline += (fast - baseline) * follow
+            self._baseline = baseline
+            jittering = learning - s.warmup / 2
+            if jittering > 0:
+                follow = 1.0 - math.exp(-dt / min(s.baseline_tau, max(jittering, dt)))
+                self._jitter += (abs(fast - level) - self._jitter) * follow
+        departure = abs(fast - baseline)
+        self.score = math.exp(departure)
+        if learning < s.warmup:
             return None
-        return self._judge(at)
+        if self.active and at - self._active_since >= s.settle:
+            # a departure that lasts is a new stream (bitrate, day/night): learn it afresh
+            self._learning_since = at
+            self._baseline, self._jitter = level, 0.0
+            self.active = False
+            self._above_since = None
+            return ActivityChange(False, round(self.score, 2), at)
+        return self._judge(at, departure, abs(level - baseline))
 
-    def _judge(self, at: float) -> ActivityChange | None:
+    def _learn_offset(self, phase: int, offset: float, at: float) -> None:
+        """Follow how much bigger or smaller than the last seconds' frames this GOP position is."""
+        seen = self._seen[phase] = self._seen[phase] + 1
+        last, self._learned[phase] = self._learned[phase], at
+        since = at - last if last is not None else 0.0
+        # a mean of what was seen at first, then an average over the last gop_tau seconds
+        rate = max(1.0 / seen, 1.0 - math.exp(-since / self.settings.gop_tau))
+        self._offsets[phase] += (offset - self._offsets[phase]) * rate
+
+    def _judge(self, at: float, departure: float, level_departure: float) -> ActivityChange | None:
         s = self.settings
         if not self.active:
-            if self.score >= s.start_ratio:
+            if departure >= max(self._log_start, s.start_jitter * self._jitter):
                 if self._above_since is None:
                     self._above_since = at
                 if at - self._above_since >= s.start_after:
                     self.active = True
+                    self._active_since = at
                     self._below_since = None
                     return ActivityChange(True, round(self.score, 2), at)
             else:
                 self._above_since = None
             return None
-        if self.score < s.end_ratio:
+        if level_departure < self._log_end:
             if self._below_since is None:
                 self._below_since = at
             if at - self._below_since >= s.end_after:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Literal, cast, get_args
 
-LeaseReason = Literal["activity", "zone_rule", "viewer"]
+LeaseReason = Literal["activity", "motion", "zone_rule", "viewer"]
 REASONS: frozenset[str] = frozenset(get_args(LeaseReason))
 
 

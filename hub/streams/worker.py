@@ -47,7 +47,7 @@ class EngineSettings:
     motion_fps: float = 5.0
     """T3: analyse at most this many pictures a second while a lease holds."""
     motion_width: int = 320
-    activity_lease: float = 15.0
+    activity_lease: float = 5.0
     """T3: how long activity keeps pixels decoded after it ends."""
     snapshot_width: int = 640
     pre_roll: float = 10.0
@@ -221,11 +221,18 @@ class StreamWorker:
             self._emit(StreamStats.create(camera_id=self.id, data=stats))
         self._count_live_bytes()
         wanted = self._leases.active(self.id, now)
-        if wanted and self._t3 is None and self.info is not None:
-            self._t3 = _T3(self, self.info)
+        if wanted and self._t3 is None:
+            self._start_t3(now)
         elif not wanted and self._t3 is not None:
             self._t3.stop()
             self._t3 = None
+
+    def _start_t3(self, now: float) -> None:
+        """Start pixels from the last keyframe in the ring: the moments that asked are seen too."""
+        if self.info is None or self._t3 is not None:
+            return
+        self._t3 = _T3(self, self.info)
+        self._t3.prime(self.recorder.ring.since(now))
 
     def _count_live_bytes(self) -> None:
         counted = getattr(self.source, "bytes_received", None)
@@ -263,6 +270,7 @@ class StreamWorker:
         self._emit(event_class.create(camera_id=self.id, data={"score": score}))
         if started:
             self._activity_lease = self._leases.acquire(self.id, "activity", ttl=3600.0)
+            self._start_t3(self._clock())  # now, not at the next tick: motion may be brief
         elif self._activity_lease is not None:
             self._leases.renew(self._activity_lease, ttl=self.settings.activity_lease)
             self._activity_lease = None
@@ -337,7 +345,18 @@ class _T3:
         self.last_analysed = float("-inf")
         self.interval = 1.0 / max(worker.settings.motion_fps, 0.1)
         self.backlog = max(1, int(worker.settings.t3_backlog * (info.fps or 15)))
+        self.limit = self.backlog
         self.active_zones: set[str] = set()
+        self.motion_lease: Any = None
+
+    def prime(self, units: list[AccessUnit]) -> None:
+        """Start with what the ring holds from its last keyframe (up to one GOP back)."""
+        if not units or not units[0].keyframe:
+            return
+        self.queue.extend(units)
+        self.waiting_for_key = False
+        self.limit = self.backlog + len(units)  # the catch-up is not a backlog
+        self._kick()
 
     def feed(self, unit: AccessUnit) -> None:
         if self.waiting_for_key:
@@ -345,10 +364,14 @@ class _T3:
                 return
             self.waiting_for_key = False
         self.queue.append(unit)
-        if len(self.queue) > self.backlog:  # cannot keep up: skip to the next keyframe
+        if len(self.queue) > self.limit:  # cannot keep up: skip to the next keyframe
             self.queue.clear()
+            self.limit = self.backlog
             self.waiting_for_key = True
             return
+        self._kick()
+
+    def _kick(self) -> None:
         if not self.running:
             self.running = True
             self.worker._executor.submit(self._drain)
@@ -358,6 +381,8 @@ class _T3:
         try:
             while self.queue and not self.stopped:
                 unit = self.queue.popleft()
+                if self.limit > self.backlog and len(self.queue) <= self.backlog:
+                    self.limit = self.backlog  # caught up with the live stream
                 frame = self.decoder.decode(unit)
                 if frame is None or unit.arrival - self.last_analysed < self.interval:
                     continue
@@ -380,12 +405,20 @@ class _T3:
                 self.worker._call_on_loop(self._publish, changes)
 
     def _publish(self, changes: list[Any]) -> None:
+        if self.stopped:
+            return
+        leases = self.worker._leases
         for change in changes:
             event_class = MotionStart if change.started else MotionEnd
             if change.started:
                 self.active_zones.add(change.zone)
+                if self.motion_lease is None:  # pixels that move keep pixels coming
+                    self.motion_lease = leases.acquire(self.worker.id, "motion", ttl=3600.0)
             else:
                 self.active_zones.discard(change.zone)
+                if not self.active_zones and self.motion_lease is not None:
+                    leases.renew(self.motion_lease, ttl=self.worker.settings.activity_lease)
+                    self.motion_lease = None
             self.worker._emit(
                 event_class.create(
                     camera_id=self.worker.id,
@@ -396,6 +429,9 @@ class _T3:
     def stop(self) -> None:
         self.stopped = True
         self.queue.clear()
+        if self.motion_lease is not None:
+            self.worker._leases.release(self.motion_lease)
+            self.motion_lease = None
         for zone in sorted(self.active_zones):  # nobody watches any more: close what is open
             self.worker._emit(MotionEnd.create(camera_id=self.worker.id, data={"zone": zone}))
         self.active_zones.clear()

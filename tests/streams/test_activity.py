@@ -1,0 +1,226 @@
+"""The activity meter: synthetic frame sizes for the exact cases, real footage for the rest.
+
+The real streams are composed from tests/fixtures/media/car-detection.mp4 (CC BY 4.0 Intel IoT
+DevKit) by bench/activity_support/camera_day.py, as bench/bench_activity.py does, but short:
+an empty parking lot played forward and backward, cars passing, re-encoded like a camera.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hub.streams.activity import ActivityChange, ActivityMeter, ActivitySettings
+from hub.streams.units import VIDEO_CLOCK, AccessUnit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from activity_support.camera_day import (  # noqa: E402
+    CRF,
+    FPS,
+    Day,
+    RateControl,
+    camera_day,
+    encode,
+    load_footage,
+    pictures,
+)
+
+SETTINGS = ActivitySettings()
+SUB_CBR = RateControl("cbr 256k", kbps=256)
+
+
+def synthetic(
+    size: Callable[[float], float],
+    seconds: float,
+    *,
+    fps: float = 12.5,
+    gop: float = 2.0,
+    key_factor: float = 5.0,
+    jitter: float = 0.1,
+    ramp: bool = True,
+    seed: int = 1,
+) -> list[AccessUnit]:
+    """Units of a camera whose predicted frames are `size(t)` bytes, with a keyframe of
+    `key_factor` times that every `gop` seconds; with `ramp`, the predicted frames grow through
+    the GOP as under a capped bitrate (the first after a keyframe a third of the rest); each
+    frame off by a random factor of about `jitter`."""
+    rng = random.Random(seed)
+    per_gop = round(gop * fps)
+    units = []
+    for index in range(round(seconds * fps)):
+        at = index / fps
+        phase = index % per_gop
+        if phase == 0:
+            bytes_ = size(at) * key_factor
+        else:
+            shape = min(1.0, 0.3 + 0.7 * (phase - 1) / 4) if ramp else 1.0
+            bytes_ = size(at) * shape * math.exp(rng.gauss(0.0, jitter))
+        units.append(
+            AccessUnit(bytes(max(1, round(bytes_))), round(at * VIDEO_CLOCK), phase == 0, at)
+        )
+    return units
+
+
+def changes(
+    units: Sequence[AccessUnit], settings: ActivitySettings = SETTINGS
+) -> list[ActivityChange]:
+    meter = ActivityMeter(settings)
+    return [change for unit in units if (change := meter.on_unit(unit)) is not None]
+
+
+def steady(level: float) -> Callable[[float], float]:
+    return lambda at: level
+
+
+def test_constant_sizes_give_no_activity() -> None:
+    units = synthetic(steady(8000), 300, jitter=0.0, ramp=False)
+    assert changes(units) == []
+
+
+def test_gop_structure_alone_gives_no_activity() -> None:
+    # keyframes five times the size every 2 s, predicted frames from a third to full size
+    # through each GOP, every frame off by about 10 %: five minutes of nothing happening
+    assert changes(synthetic(steady(9000), 300)) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_jittery_camera_stays_mostly_quiet_yet_a_big_step_starts_activity(seed: int) -> None:
+    # grain, rain or a starved encoder: every frame off by about 30 %, as jittery as the real
+    # footage at night under a capped bitrate; the start threshold follows the jitter (a fixed
+    # one starts a dozen episodes here)
+    assert len(changes(synthetic(steady(9000), 300, jitter=0.3, seed=seed))) <= 2
+    found = changes(synthetic(lambda at: 9000 if at < 60 else 30_000, 70, jitter=0.3, seed=seed))
+    assert found and found[0].started and 60.0 < found[0].at <= 61.0
+
+
+@pytest.mark.parametrize("factor", [3.0, 1 / 3], ids=["bigger", "smaller"])
+def test_a_step_gives_one_episode_that_ends(factor: float) -> None:
+    def size(at: float) -> float:
+        return 9000 * (factor if 60.0 <= at < 66.0 else 1.0)
+
+    meter = ActivityMeter()
+    found = []
+    for unit in synthetic(size, 120):
+        change = meter.on_unit(unit)
+        if change is not None:
+            found.append(change)
+        if unit.arrival == pytest.approx(65.0):
+            assert meter.score == pytest.approx(3.0, rel=0.1)  # how many times off usual
+    assert [change.started for change in found] == [True, False]
+    start, end = found
+    assert 60.0 < start.at <= 61.0
+    assert 66.0 < end.at <= 74.0  # the last seconds' size back to usual, then end_after
+
+
+def test_a_bitrate_halving_is_at_most_one_short_episode_then_quiet() -> None:
+    def size(at: float) -> float:
+        return 10_000 if at < 60.0 else 5_000
+
+    found = changes(synthetic(size, 400))
+    assert len(found) <= 2
+    if found:
+        start, end = found
+        assert start.started and not end.started
+        assert 60.0 < start.at <= 62.0
+        assert end.at - start.at <= SETTINGS.settle + 1.0
+
+
+def test_warmup_only_learns_and_reset_ends_activity() -> None:
+    meter = ActivityMeter()
+    units = synthetic(lambda at: 9000 if at < 20 else 27_000, 30)
+    seen = [change for unit in units if (change := meter.on_unit(unit)) is not None]
+    assert [change.started for change in seen] == [True]
+    assert seen[0].at > 20.0 and meter.active
+    ended = meter.reset(31.0)
+    assert ended is not None and not ended.started and not meter.active
+    assert meter.reset(32.0) is None
+
+
+# -- real footage -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stream:
+    day: Day
+    units: list[AccessUnit]
+    switch: float | None = None
+
+
+@pytest.fixture(scope="session")
+def real_streams() -> Iterator[dict[str, Stream]]:
+    """A short camera day with the footage's three cars (constant quality), and the quiet lot
+    as a camera's 384x216 sub-stream whose bitrate halves (capped at 256 kbit/s, then 128) or
+    that turns to IR night (constant quality) at 15 s, once the meter has learned it."""
+    footage = load_footage()
+    cars = camera_day(footage, 15.0, tail=8.0)
+    switch = round(15 * FPS)
+    after = SETTINGS.settle + SETTINGS.warmup + 6.0  # the episode, relearning, then quiet
+    lot = camera_day(footage, 16.0 + after, cars=[])
+    night = camera_day(footage, 16.0 + after, cars=[])
+    night.night_from = switch
+    size = footage.width, footage.height
+    sub = footage.width // 2, footage.height // 2
+    with ThreadPoolExecutor(3) as pool:  # the encoder lets go of the GIL
+        jobs = {
+            "cars": pool.submit(encode, pictures(cars, footage), *size, CRF),
+            "bitrate": pool.submit(
+                encode, pictures(lot, footage, step=2), *sub, SUB_CBR, switch_at=switch
+            ),
+            "night": pool.submit(encode, pictures(night, footage, step=2), *sub, CRF),
+        }
+        units = {name: job.result() for name, job in jobs.items()}
+    at = switch / float(FPS)
+    yield {
+        "cars": Stream(cars, units["cars"]),
+        "bitrate": Stream(lot, units["bitrate"], at),
+        "night": Stream(night, units["night"], at),
+    }
+
+
+def episodes(units: Sequence[AccessUnit]) -> list[tuple[float, float]]:
+    found = changes(units)
+    assert [change.started for change in found] == [True, False] * (len(found) // 2), (
+        "every episode ends"
+    )
+    return [(start.at, end.at) for start, end in zip(found[::2], found[1::2], strict=True)]
+
+
+def test_real_cars_start_activity_within_2_s_and_the_lot_stays_quiet(
+    real_streams: dict[str, Stream],
+) -> None:
+    stream = real_streams["cars"]
+    found = episodes(stream.units)
+    cars = [part for part in stream.day.parts if part.kind == "car"]
+    assert len(found) == len(cars), f"one episode per car, got {found}"
+    for (start, end), car in zip(found, cars, strict=True):
+        begins, leaves = car.seconds()
+        # the car part begins a second before the car's first pixels change
+        assert begins <= start <= car.enters_at() + 2.0, (start, car.enters_at())
+        assert end <= leaves + 10.0  # the exposure settles after the car has gone
+    for part in stream.day.parts:
+        if part.kind == "quiet":
+            quiet_from, quiet_to = part.seconds()
+            starts = [start for start, _ in found if quiet_from <= start < quiet_to]
+            assert starts == [], f"activity in the empty lot at {starts}"
+
+
+@pytest.mark.parametrize("change", ["bitrate", "night"])
+def test_real_bitrate_halving_or_night_is_one_short_episode_then_quiet(
+    real_streams: dict[str, Stream], change: str
+) -> None:
+    stream = real_streams[change]
+    assert stream.switch is not None
+    found = episodes(stream.units)
+    assert len(found) <= 1, found
+    for start, end in found:
+        assert stream.switch <= start <= stream.switch + 2.0
+        assert end - start <= SETTINGS.settle + 1.0
+    assert stream.units[-1].arrival - stream.switch >= SETTINGS.settle + SETTINGS.warmup + 5.0
