@@ -1,0 +1,1022 @@
+"""Benchmark: CPU and memory per camera of the hub's stream engine, against one ffmpeg per camera.
+
+Run: python bench/bench_streams.py [--cameras 25,50,100] [--seconds 60] [--quick] [--repeat 1]
+                                   [--baseline-cameras 10] [--settle 10] [--py-spy] [--strict]
+
+A GStreamer RTSP server (tests/streams/rtsp_server.py, system Python) plays the test footage
+re-encoded as a typical camera (1280x720, 15 fps, 2 Mbit/s, 2 s GOP) on ONE shared mount, so the
+server runs one encoder however many clients read it; a keeper client (`ffmpeg -c copy`) holds
+the mount open so that every phase finds the encoder running. Then, one after the other:
+  - the idle hub: bench/streams_support/hub_driver.py with 0 cameras, for its resident memory;
+  - the baseline: B processes of `ffmpeg -rtsp_transport tcp -i URL -vf fps=5,scale=640:-2
+    -f rawvideo -pix_fmt gray -` (stdout to /dev/null), what Frigate-style NVRs run per camera.
+    B = min(N, --baseline-cameras), because N ffmpegs at ~9 % of a core each would saturate a
+    small machine and falsify the measure; the per-camera CPU is measured at B cameras;
+  - for each N: the hub driver, a separate process running `hub.runtime.Hub` with N cameras on
+    that mount in the engine's default tiers (T0 always, T2 a keyframe every 10 s, T3 only
+    while leased). All N connect first, then everything settles (a new client on a shared
+    mount makes GStreamer restart the RTP clock of the others), then the window is measured.
+Only the measured processes count, read from /proc: utime + stime of the hub process and its
+descendants (and of children it reaped), or of every baseline ffmpeg; resident memory is VmRSS
+at the end of the window. RSS per camera = (RSS with N cameras - RSS of the idle hub) / N. The
+server and the keeper are never counted; their CPU, and the whole machine's, are recorded so a
+contended or saturated run shows. A run in which a camera is not online at the end, or a
+baseline ffmpeg died, is marked invalid and the command exits with 1. Every hub phase runs a
+copy of hub/ and plugins/ taken when the benchmark starts (git HEAD, changed files and a digest
+are in the JSON), so that edits made meanwhile in the working tree never mix into one run.
+
+Targets (issue): at most 0.25 % of a core per camera in the default tiers, at least 20x less
+than the ffmpeg baseline in the same run, at most 3 MB resident memory per camera. Reference on
+this kind of machine: the ffmpeg baseline costs 8.7 % of a core per camera.
+Results go to bench/results/streams.json (--quick: streams-quick.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import functools
+import hashlib
+import json
+import os
+import platform
+import queue
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.streams.conftest import (  # noqa: E402
+    CAR_VIDEO,
+    SERVER_SCRIPT,
+    SYSTEM_PYTHON,
+    RtspTestServer,
+)
+
+DRIVER = ROOT / "bench" / "streams_support" / "hub_driver.py"
+SOURCE_ENV = "PANTAU_BENCH_SOURCE"
+"""Tells the driver where the snapshot of the source is (see hub_driver.py)."""
+SOURCE_PACKAGES = ("hub", "plugins")
+RESULTS = ROOT / "bench" / "results"
+MOUNT = "camera"
+MOUNT_SETTINGS: dict[str, object] = {
+    "path": CAR_VIDEO.relative_to(ROOT),
+    "width": 1280,
+    "height": 720,
+    "fps": 15,
+    "bitrate": 2000,
+    "gop": 2,
+}
+BASELINE_ARGS = "-rtsp_transport tcp -i {url} -vf fps=5,scale=640:-2 -f rawvideo -pix_fmt gray -"
+BASELINE_FPS = 5.0
+KEEPER_ARGS = "-nostdin -loglevel error -rtsp_transport tcp -i {url} -c copy -f null -"
+
+TARGET_CPU_PER_CAMERA = 0.25
+"""% of one core per monitored camera, default tiers."""
+TARGET_RATIO = 20.0
+"""The baseline's CPU per camera over Pantau's, at least."""
+TARGET_RSS_PER_CAMERA_MB = 3.0
+REFERENCE_BASELINE = 8.7
+"""% of a core per camera that the ffmpeg baseline cost when measured on this kind of machine."""
+
+TICKS = os.sysconf("SC_CLK_TCK")
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT")
+"""How a line of the hub's text log starts (a traceback's lines do not)."""
+POLL = 2.0
+"""Seconds between the hub stats taken during a window (T3 and lease samples)."""
+SATURATED = 0.9
+"""Share of the machine's cores busy beyond which a window is flagged as saturated."""
+CONTENDED_CORES = 0.3
+"""Cores used by processes outside the benchmark beyond which a window is flagged."""
+
+
+# ---------------------------------------------------------------------------------------------
+# /proc
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (field 3, the state, is index 0)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds of a process, all its threads, plus those of the children it has reaped."""
+    try:
+        fields = _stat_fields(pid)
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return 0.0
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    return (utime + stime + cutime + cstime) / TICKS
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid`."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int(_stat_fields(int(entry.name))[1])
+        except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found.extend(children)
+        todo.extend(children)
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and every live descendant (and whatever they reaped)."""
+    return sum(process_cpu(p) for p in [pid, *descendants(pid)])
+
+
+def process_rss(pid: int) -> int:
+    """Resident memory of a process in bytes (VmRSS), 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and its descendants, in bytes."""
+    return sum(process_rss(p) for p in [pid, *descendants(pid)])
+
+
+def machine_ticks() -> tuple[int, int]:
+    """Busy and total CPU ticks of the whole machine since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # guest time is already inside user time
+    return total - idle, total
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = 0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        memory = int(Path("/proc/meminfo").read_text().split()[1]) * 1024
+    ffmpeg = ""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        ffmpeg = subprocess.run(
+            ["ffmpeg", "-version"], capture_output=True, text=True, check=False, timeout=10
+        ).stdout.split("\n", 1)[0]
+    return {
+        "hostname": platform.node(),
+        "platform": platform.platform(),
+        "cpu_model": model,
+        "cpus": os.cpu_count(),
+        "memory_bytes": memory,
+        "python": sys.version.split()[0],
+        "ffmpeg": ffmpeg,
+        "load_average_at_start": list(os.getloadavg()),
+    }
+
+
+def git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=30
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def snapshot_source(dest: Path) -> dict[str, Any]:
+    """Copy hub/ and plugins/ as they are now: every phase runs this code, whatever others edit."""
+    for package in SOURCE_PACKAGES:
+        shutil.copytree(
+            ROOT / package, dest / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+    digest = hashlib.sha256()
+    for path in sorted(dest.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(dest)).encode())
+            digest.update(path.read_bytes())
+    return {
+        "git_head": git("rev-parse", "HEAD"),
+        "uncommitted": git("status", "--porcelain", "--", *SOURCE_PACKAGES).splitlines(),
+        "sha256": digest.hexdigest(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+class Processes:
+    """Every process the benchmark starts, stopped in reverse order however the run ends."""
+
+    def __init__(self) -> None:
+        self._stops: list[Callable[[], None]] = []
+
+    def add(self, stop: Callable[[], None]) -> Callable[[], None]:
+        self._stops.append(stop)
+        return stop
+
+    def stop(self, stop: Callable[[], None]) -> None:
+        """Stop one now (and forget it)."""
+        if stop in self._stops:
+            self._stops.remove(stop)
+            stop()
+
+    def stop_all(self) -> None:
+        while self._stops:
+            stop = self._stops.pop()
+            try:
+                stop()
+            except Exception as exc:  # keep stopping the others
+                print(f"cleanup: {exc}", file=sys.stderr)
+
+
+def end_process(
+    process: subprocess.Popen[Any], first: int = signal.SIGTERM, wait: float = 5.0
+) -> None:
+    """Signal a process we started, then kill it if it does not end in `wait` seconds."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(first)
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def start_server(processes: Processes, log_path: Path) -> RtspTestServer:
+    """The GStreamer RTSP server, through the tests' own client class."""
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [SYSTEM_PYTHON, str(SERVER_SCRIPT), "--port=0", "--auth-port=0"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            text=True,
+            bufsize=1,
+            cwd=ROOT,
+            start_new_session=True,  # Ctrl-C reaches the benchmark, which stops things in order
+        )
+    assert process.stdout is not None
+    ready = process.stdout.readline().split()
+    if len(ready) != 3 or ready[0] != "ready":
+        end_process(process)
+        raise SystemExit(f"rtsp_server.py did not start: {ready}; see {log_path}")
+    server = RtspTestServer(process, int(ready[1]), int(ready[2]))
+    processes.add(server.stop)
+    return server
+
+
+def interrupt(process: subprocess.Popen[Any]) -> None:
+    """Stop an ffmpeg as Ctrl-C does, so that it prints its final stats."""
+    end_process(process, signal.SIGINT)
+
+
+def start_ffmpeg(arguments: str, url: str, log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("wb") as log_file:
+        return subprocess.Popen(
+            ["ffmpeg", *arguments.format(url=url).split()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            start_new_session=True,
+        )
+
+
+class HubDriver:
+    """bench/streams_support/hub_driver.py: a hub with N cameras, asked for stats on stdin."""
+
+    def __init__(
+        self,
+        url: str,
+        cameras: int,
+        data_dir: Path,
+        log_path: Path,
+        extra: list[str],
+        source: Path,
+    ) -> None:
+        self.log_path = log_path
+        with log_path.open("w") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, str(DRIVER), "--url", url, "--cameras", str(cameras)]
+                + ["--data-dir", str(data_dir), *extra],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                text=True,
+                bufsize=1,
+                cwd=ROOT,
+                start_new_session=True,
+                env={**os.environ, SOURCE_ENV: str(source)},
+            )
+        self.pid = self.process.pid
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        assert self.process.stdout is not None
+        self._reader = threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def answer(self, timeout: float) -> dict[str, Any]:
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise RuntimeError(
+                f"hub driver: no answer in {timeout:g} s; see {self.log_path}"
+            ) from None
+        if line is None:
+            raise RuntimeError(f"hub driver exited ({self.process.poll()}); see {self.log_path}")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def ask(self, command: str, timeout: float = 30.0) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self.answer(timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                assert self.process.stdin is not None
+                self.process.stdin.write("quit\n")
+                self.process.stdin.flush()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                end_process(self.process)
+        self._reader.join(timeout=5)
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring
+
+
+@dataclass
+class Window:
+    """CPU over one window: of the measured processes, of the unmeasured helpers, of the machine."""
+
+    seconds: float
+    cpu: float
+    helpers: float
+    machine_busy: float
+    cores: int
+
+    @property
+    def cpu_cores(self) -> float:
+        return self.cpu / self.seconds
+
+    @property
+    def helper_cores(self) -> float:
+        return self.helpers / self.seconds
+
+    @property
+    def machine_cores(self) -> float:
+        return self.machine_busy / self.seconds
+
+    @property
+    def other_cores(self) -> float:
+        """Cores used by processes that are neither measured nor the benchmark's helpers."""
+        return max(0.0, self.machine_cores - self.cpu_cores - self.helper_cores)
+
+    def warnings(self) -> list[str]:
+        found = []
+        if self.machine_cores > SATURATED * self.cores:
+            found.append(f"machine saturated: {self.machine_cores:.2f} of {self.cores} cores busy")
+        if self.other_cores > CONTENDED_CORES:
+            found.append(f"other processes used {self.other_cores:.2f} cores during the window")
+        return found
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu, 3),
+            "cpu_cores": round(self.cpu_cores, 4),
+            "server_and_keeper_cores": round(self.helper_cores, 4),
+            "machine_busy_cores": round(self.machine_cores, 3),
+            "other_processes_cores": round(self.other_cores, 3),
+            "warnings": self.warnings(),
+        }
+
+
+def measure(
+    seconds: float,
+    measured: Callable[[], float],
+    helpers: Callable[[], float],
+    poll: Callable[[], None] | None = None,
+) -> Window:
+    """CPU seconds of `measured` (and `helpers`) over `seconds` of wall time."""
+    busy0, total0 = machine_ticks()
+    cpu0, helpers0, start = measured(), helpers(), time.monotonic()
+    end = start + seconds
+    while (now := time.monotonic()) < end:
+        time.sleep(min(POLL, end - now))
+        if poll is not None and time.monotonic() < end - 0.5:
+            poll()
+    cpu1, helpers1, stop = measured(), helpers(), time.monotonic()
+    busy1, total1 = machine_ticks()
+    wall = stop - start
+    # /proc/stat counts every core; its ticks per wall second are TICKS * cores
+    cores = os.cpu_count() or 1
+    machine_busy = (busy1 - busy0) / max(total1 - total0, 1) * cores * wall
+    return Window(wall, cpu1 - cpu0, helpers1 - helpers0, machine_busy, cores)
+
+
+def _delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
+
+
+def hub_log_errors(path: Path) -> list[str]:
+    """The ERROR lines of a hub log, each with the last line of the traceback that follows it."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    found: list[str] = []
+    for index, line in enumerate(lines):
+        if " ERROR " not in line and " CRITICAL " not in line:
+            continue
+        tail = ""
+        for following in lines[index + 1 :]:
+            if LOG_LINE.match(following):
+                break
+            tail = following.strip() or tail
+        found.append(f"{line} | {tail}" if tail else line)
+    return found
+
+
+@dataclass
+class Bench:
+    """One run: the server, the phases, and their results."""
+
+    url: str
+    server: RtspTestServer
+    keeper: subprocess.Popen[bytes]
+    processes: Processes
+    workdir: Path
+    source: Path
+    args: argparse.Namespace
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def helpers_cpu(self) -> float:
+        return process_cpu(self.server.process.pid) + process_cpu(self.keeper.pid)
+
+    def check_keeper(self) -> None:
+        if self.keeper.poll() is not None:
+            raise RuntimeError(
+                f"the keeper client lost the stream; see {self.workdir / 'keeper.log'}"
+            )
+
+    # -- Pantau ---------------------------------------------------------------------------
+
+    def run_hub(self, cameras: int, seconds: float, tag: str) -> dict[str, Any]:
+        self.check_keeper()
+        data_dir = self.workdir / f"hub-{tag}"
+        log_path = self.workdir / f"hub-{tag}.log"
+        extra = ["--no-activity"] if self.args.no_activity else []
+        extra += [f"--set={setting}" for setting in self.args.set]
+        driver = HubDriver(self.url, cameras, data_dir, log_path, extra, self.source)
+        stop = self.processes.add(driver.stop)
+        problems: list[str] = []
+        try:
+            started = time.monotonic()
+            ready = driver.answer(timeout=120)  # once the hub has started
+            ready_s = time.monotonic() - started
+            if not Path(ready["hub_package"]).is_relative_to(self.source):
+                raise RuntimeError(f"the hub driver ran {ready['hub_package']}, not the snapshot")
+            online_s: float | None = None
+            deadline = time.monotonic() + 30 + 0.3 * cameras
+            stats = driver.ask("stats")
+            while cameras and time.monotonic() < deadline:
+                if stats["health"].get("online", 0) == cameras:
+                    online_s = time.monotonic() - started
+                    break
+                time.sleep(1.0)
+                stats = driver.ask("stats")
+            if cameras and online_s is None:
+                problems.append(f"only {stats['health']} after {deadline - started:.0f} s")
+            time.sleep(self.args.settle)
+            samples: list[dict[str, Any]] = []
+            rss_samples: list[tuple[float, int]] = []
+
+            def poll() -> None:
+                samples.append(driver.ask("stats"))
+                rss_samples.append((time.monotonic(), tree_rss(driver.pid)))
+
+            before = driver.ask("stats")  # also restarts the loop lag count for the window
+            rss_start = tree_rss(driver.pid)
+            rss_samples.append((time.monotonic(), rss_start))
+            py_spy = self.start_py_spy(driver.pid, seconds, tag) if cameras else None
+            window = measure(seconds, lambda: tree_cpu(driver.pid), self.helpers_cpu, poll=poll)
+            after = driver.ask("stats")
+            rss_end = tree_rss(driver.pid)
+            samples.append(after)
+            rss_samples.append((time.monotonic(), rss_end))
+        finally:
+            self.processes.stop(stop)
+        profile = self.finish_py_spy(py_spy)
+        online = after["health"].get("online", 0)
+        if online != cameras:
+            problems.append(f"{online} of {cameras} cameras online at the end: {after['health']}")
+        if after["connected"] != cameras:
+            problems.append(f"{after['connected']} of {cameras} streams connected at the end")
+        if driver.process.returncode not in (0, None):
+            problems.append(f"hub driver exited with {driver.process.returncode}")
+        events = _delta(after["events"], before["events"])
+        reconnects = events.get("camera.offline", 0)
+        if reconnects:
+            problems.append(f"{reconnects} cameras went offline during the window")
+        units = after["units"] - before["units"]
+        received = after["bytes"] - before["bytes"]
+        errors = hub_log_errors(log_path)
+        result: dict[str, Any] = {
+            "cameras": cameras,
+            "valid": not problems,
+            "problems": problems,
+            "window": window.as_dict(),
+            "cpu_pct_of_core": round(100 * window.cpu_cores, 3),
+            "cpu_pct_per_camera": round(100 * window.cpu_cores / cameras, 4) if cameras else None,
+            "rss_bytes_start": rss_start,
+            "rss_bytes_end": rss_end,
+            "rss_growth_mb_per_min": round(slope(rss_samples) * 60 / 1e6, 2),
+            "event_loop": ready.get("event_loop"),
+            "hub_start_s": round(ready_s, 2),
+            "all_online_after_s": round(online_s, 2) if online_s is not None else None,
+            "health_end": after["health"],
+            "online_end": online,
+            "t3_running_mean": _mean([s["t3_running"] for s in samples]),
+            "loop_lag_ms_mean": _mean(
+                [lag for s in samples if (lag := s["loop_lag_since_last_stats"]["mean_ms"])]
+            ),
+            "loop_lag_ms_max": max(
+                (s["loop_lag_since_last_stats"]["max_ms"] or 0.0 for s in samples), default=None
+            ),
+            "leased_mean": _mean([s["leased"] for s in samples]),
+            "fps_per_camera": round(units / window.seconds / cameras, 3) if cameras else None,
+            "kbit_s_per_camera": (
+                round(8 * received / window.seconds / cameras / 1000, 1) if cameras else None
+            ),
+            "lost_packets": after["lost_packets"] - before["lost_packets"],
+            "stream_stats_fps_mean": after["stats_fps_mean"],
+            "timestamp_problems_last_stats": after["stats_timestamp_problems"],
+            "events_in_window": events,
+            "hub_log_errors": len(errors),
+            "hub_log_first_errors": errors[:3],
+        }
+        if profile is not None:
+            result["py_spy"] = profile
+        return result
+
+    def start_py_spy(self, pid: int, seconds: float, tag: str) -> tuple[Any, Path] | None:
+        if not self.args.py_spy:
+            return None
+        exe = Path(sys.executable).parent / "py-spy"
+        tool = str(exe) if exe.exists() else shutil.which("py-spy")
+        if tool is None:
+            print("py-spy not found: pip install py-spy into the venv", file=sys.stderr)
+            return None
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        out = RESULTS / f"streams-py-spy-{tag}.txt"
+        command = [tool, "record", "--pid", str(pid), "--duration", str(int(seconds))]
+        command += ["--rate", "50", "--format", "raw", "--nonblocking", "--output", str(out)]
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        self.processes.add(lambda: end_process(process, signal.SIGINT, wait=10))
+        return process, out
+
+    def finish_py_spy(self, started: tuple[Any, Path] | None) -> dict[str, Any] | None:
+        if started is None:
+            return None
+        process, out = started
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=15)
+        return summarize_profile(out)
+
+    # -- the baseline --------------------------------------------------------------------
+
+    def run_baseline(self, cameras: int, seconds: float, tag: str) -> dict[str, Any]:
+        self.check_keeper()
+        logs = [self.workdir / f"ffmpeg-{tag}-{i:03d}.log" for i in range(cameras)]
+        ffmpegs: list[subprocess.Popen[bytes]] = []
+        stops = []
+        problems: list[str] = []
+        try:
+            for log_path in logs:
+                process = start_ffmpeg(BASELINE_ARGS, self.url, log_path)
+                ffmpegs.append(process)
+                stops.append(self.processes.add(functools.partial(interrupt, process)))
+            started = time.monotonic()
+            time.sleep(self.args.settle)
+            dead = sum(1 for p in ffmpegs if p.poll() is not None)
+            if dead:
+                problems.append(f"{dead} ffmpegs ended before the window")
+            pids = [p.pid for p in ffmpegs]
+            window = measure(seconds, lambda: sum(process_cpu(p) for p in pids), self.helpers_cpu)
+            rss = [process_rss(p) for p in pids]
+            dead = sum(1 for p in ffmpegs if p.poll() is not None)
+            if dead:
+                problems.append(f"{dead} ffmpegs ended during the window")
+            lifetime = time.monotonic() - started
+        finally:
+            for stop in reversed(stops):
+                self.processes.stop(stop)
+        frames = [last_frame_count(log_path) for log_path in logs]
+        fps = [f / lifetime for f in frames if f is not None]
+        if len(fps) < cameras:
+            problems.append(f"{cameras - len(fps)} ffmpegs reported no frames")
+        elif min(fps) < 0.8 * BASELINE_FPS:
+            problems.append(f"an ffmpeg put out only {min(fps):.1f} fps, not {BASELINE_FPS:g}")
+        return {
+            "cameras": cameras,
+            "valid": not problems,
+            "problems": problems,
+            "command": "ffmpeg " + BASELINE_ARGS.format(url=self.url),
+            "window": window.as_dict(),
+            "cpu_pct_of_core": round(100 * window.cpu_cores, 3),
+            "cpu_pct_per_camera": round(100 * window.cpu_cores / cameras, 4),
+            "rss_bytes_per_process_mean": round(statistics.fmean(rss)) if rss else None,
+            "output_fps_per_process_mean": round(statistics.fmean(fps), 2) if fps else None,
+        }
+
+
+def slope(points: list[tuple[float, int]]) -> float:
+    """Least-squares slope of y over x (0 with fewer than two points): RSS growth per second."""
+    if len(points) < 2:
+        return 0.0
+    xs = [x for x, _ in points]
+    ys = [float(y) for _, y in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    spread = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / spread if spread else 0.0
+
+
+def _mean(values: list[Any]) -> float | None:
+    return round(statistics.fmean(values), 2) if values else None
+
+
+def last_frame_count(path: Path) -> int | None:
+    """The last `frame=` count ffmpeg printed (its final stats once it has been stopped)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return None
+    found = re.findall(r"frame=\s*(\d+)", text)
+    return int(found[-1]) if found else None
+
+
+def summarize_profile(path: Path, top: int = 12) -> dict[str, Any] | None:
+    """Where the hub's time went, from py-spy's collapsed stacks, as shares of the busy samples.
+
+    Leaf frames say where the time was spent; inclusive shares of the hub's own functions say
+    on whose behalf (the reader, T2, T3, the ticker).
+    """
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    leaves: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in lines:
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")
+        leaves[frames[-1]] += int(count)
+        # "function (file:line)" -> "function (file)": once per stack, however deep it recurses
+        functions = {re.sub(r":\d+\)$", ")", frame) for frame in frames}
+        for function in functions:
+            if "(hub/" in function or "(plugins/" in function:
+                inclusive[function] += int(count)
+        total += int(count)
+    if not total:
+        return {"file": str(path), "samples": 0}
+    return {
+        "file": str(path),
+        "samples": total,
+        "top_leaf_frames": [
+            {"frame": frame, "share": round(n / total, 4)} for frame, n in leaves.most_common(top)
+        ],
+        "top_inclusive_hub_functions": [
+            {"function": function, "share": round(n / total, 4)}
+            for function, n in inclusive.most_common(top)
+        ],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "MISS")
+
+
+def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per N: medians over repeats, the baseline at its camera count, the targets."""
+    idle_rss = statistics.median(r["rss_bytes_end"] for r in results["idle_hub"])
+    rows = []
+    for n, runs in results["pantau"].items():
+        base_runs = results["baseline"][str(results["baseline_cameras_for"][n])]
+        cpu = statistics.median(r["cpu_pct_per_camera"] for r in runs)
+        rss_end = statistics.median(r["rss_bytes_end"] for r in runs)
+        rss_per_camera = (rss_end - idle_rss) / int(n) / 1e6
+        base = statistics.median(r["cpu_pct_per_camera"] for r in base_runs)
+        ratio = base / cpu if cpu > 0 else None
+        valid = all(r["valid"] for r in runs) and all(r["valid"] for r in base_runs)
+        rows.append(
+            {
+                "cameras": int(n),
+                "repeats": len(runs),
+                "valid": valid,
+                "pantau_cpu_pct_per_camera": round(cpu, 4),
+                "pantau_marginal_cpu_pct_per_camera": round(
+                    cpu
+                    - statistics.median(r["cpu_pct_of_core"] for r in results["idle_hub"]) / int(n),
+                    4,
+                ),
+                "pantau_rss_mb_per_camera": round(rss_per_camera, 3),
+                "pantau_rss_mb_total": round(rss_end / 1e6, 1),
+                "baseline_cameras": results["baseline_cameras_for"][n],
+                "baseline_cpu_pct_per_camera": round(base, 4),
+                "ratio": round(ratio, 2) if ratio is not None else None,
+                "online": f"{min(r['online_end'] for r in runs)}/{n}",
+                "t3_running_mean": statistics.median(r["t3_running_mean"] or 0 for r in runs),
+                "targets": {
+                    "cpu_per_camera_at_most_0.25_pct": verdict(cpu <= TARGET_CPU_PER_CAMERA),
+                    "ratio_at_least_20x": verdict(None if ratio is None else ratio >= TARGET_RATIO),
+                    "rss_per_camera_at_most_3_mb": verdict(
+                        rss_per_camera <= TARGET_RSS_PER_CAMERA_MB
+                    ),
+                },
+            }
+        )
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> None:
+    idle = results["idle_hub"]
+    print()
+    print(
+        f"idle hub (0 cameras): RSS {statistics.median(r['rss_bytes_end'] for r in idle) / 1e6:.1f}"
+        f" MB, CPU {statistics.median(r['cpu_pct_of_core'] for r in idle):.3f} % of a core"
+    )
+    for count, runs in results["baseline"].items():
+        cpu = statistics.median(r["cpu_pct_per_camera"] for r in runs)
+        fps = runs[0]["output_fps_per_process_mean"]
+        print(
+            f"baseline measured at B={count} ffmpegs: {cpu:.2f} % of a core per camera"
+            f" (reference {REFERENCE_BASELINE} %), {fps} fps out each"
+            + (
+                ""
+                if all(r["valid"] for r in runs)
+                else "  INVALID: " + "; ".join(p for r in runs for p in r["problems"])
+            )
+        )
+    header = (
+        f"{'N':>5} {'Pantau CPU/cam':>15} {'RSS/cam':>9} {'baseline CPU/cam':>17}"
+        f" {'ratio':>8} {'online':>9} {'T3 on':>6}"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        ratio = f"{row['ratio']:.1f}x" if row["ratio"] is not None else "-"
+        print(
+            f"{row['cameras']:>5} {row['pantau_cpu_pct_per_camera']:>13.3f} %"
+            f" {row['pantau_rss_mb_per_camera']:>6.2f} MB"
+            f" {row['baseline_cpu_pct_per_camera']:>9.2f} % (B={row['baseline_cameras']:<2})"
+            f" {ratio:>8} {row['online']:>9} {row['t3_running_mean']:>6.1f}"
+            + ("" if row["valid"] else "  INVALID")
+        )
+    print()
+    print(
+        f"targets: CPU/camera <= {TARGET_CPU_PER_CAMERA} % of a core (default tiers);"
+        f" ratio >= {TARGET_RATIO:g}x; RSS/camera <= {TARGET_RSS_PER_CAMERA_MB:g} MB"
+    )
+    for row in rows:
+        t = row["targets"]
+        print(
+            f"  N={row['cameras']:<4} CPU {t['cpu_per_camera_at_most_0.25_pct']}"
+            f"  ratio {t['ratio_at_least_20x']}  RSS {t['rss_per_camera_at_most_3_mb']}"
+            + ("" if row["valid"] else "  (INVALID run: see problems in the JSON)")
+        )
+    for n, runs in results["pantau"].items():
+        for run in runs:
+            for problem in run["problems"]:
+                print(f"  N={n}: INVALID: {problem}")
+            for warning in run["window"]["warnings"]:
+                print(f"  N={n}: warning: {warning}")
+            if run["hub_log_errors"]:
+                print(f"  N={n}: {run['hub_log_errors']} ERROR lines in the hub log")
+    for count, runs in results["baseline"].items():
+        for run in runs:
+            for warning in run["window"]["warnings"]:
+                print(f"  baseline B={count}: warning: {warning}")
+    print(
+        "CPU: utime+stime from /proc of the measured processes only (hub and its descendants;"
+        " the ffmpegs), never the RTSP server's. 'T3 on': cameras with a full decoder running"
+        " (leased), mean over the window."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGINT unwind as KeyboardInterrupt: every process is stopped on the way out."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    # Started in the background by a shell, SIGINT comes ignored: Ctrl-C must still clean up.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--cameras", default="25,50,100", help="values of N, comma separated")
+    parser.add_argument("--seconds", type=float, default=60.0, help="measured window (s)")
+    parser.add_argument("--settle", type=float, default=10.0, help="wait before a window (s)")
+    parser.add_argument(
+        "--baseline-cameras", type=int, default=10, help="B: most ffmpegs run at once"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="measure each this many times")
+    parser.add_argument("--quick", action="store_true", help="smoke run: N=10, 15 s windows")
+    parser.add_argument("--output", type=Path, help="JSON results (default under bench/results)")
+    parser.add_argument("--py-spy", action="store_true", help="profile each hub window")
+    parser.add_argument(
+        "--no-activity",
+        action="store_true",
+        help="diagnosis, not the target: cameras never start activity, so T3 never runs",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="diagnosis, not the target: override a hub.streams setting, such as pre_roll=0",
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args()
+    if args.quick:
+        args.cameras, args.seconds = "10", 15.0
+    args.counts = sorted({int(part) for part in str(args.cameras).split(",") if part.strip()})
+    if not args.counts or min(args.counts) < 1 or args.repeat < 1 or args.seconds <= 0:
+        parser.error("need N >= 1, --repeat >= 1 and --seconds > 0")
+    if args.output is None:
+        name = "streams-quick" if args.quick else "streams"
+        if args.no_activity or args.set:  # a diagnosis never replaces the measure of the target
+            name += "-diagnosis"
+        args.output = RESULTS / f"{name}.json"
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    for tool, hint in ((SYSTEM_PYTHON, "python3-gst-1.0"), ("ffmpeg", "ffmpeg")):
+        if shutil.which(tool) is None:
+            print(f"{tool} not found (apt-get install {hint})", file=sys.stderr)
+            return 1
+    processes = Processes()
+    workdir = Path(tempfile.mkdtemp(prefix="pantau-bench-streams-"))
+    keep_workdir = False
+    started = time.monotonic()
+    document: dict[str, Any] = {
+        "benchmark": "streams",
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+    try:
+        with terminate_as_interrupt():
+            source = workdir / "source"
+            document["source"] = snapshot_source(source)
+            server = start_server(processes, workdir / "server.log")
+            settings = {k: str(v) for k, v in MOUNT_SETTINGS.items()}
+            url = server.add_mount(MOUNT, "camera", **settings)
+            keeper = start_ffmpeg(KEEPER_ARGS, url, workdir / "keeper.log")
+            processes.add(lambda: end_process(keeper))
+            time.sleep(args.settle)  # the encoder runs and the keeper reads before any phase
+            bench = Bench(url, server, keeper, processes, workdir, source, args)
+            baseline_for = {str(n): min(n, args.baseline_cameras) for n in args.counts}
+            document["parameters"] = {
+                "cameras": args.counts,
+                "window_s": args.seconds,
+                "settle_s": args.settle,
+                "repeat": args.repeat,
+                "quick": args.quick,
+                "no_activity": args.no_activity,
+                "streams_settings": args.set,
+                "default_tiers": not args.no_activity and not args.set,
+                "mount": {"url": url, "kind": "camera", **settings, "shared": True},
+                "baseline_command": "ffmpeg " + BASELINE_ARGS,
+                "baseline_max_cameras": args.baseline_cameras,
+                "keeper_command": "ffmpeg " + KEEPER_ARGS,
+                "idle_window_s": min(args.seconds, 15.0),
+            }
+            results: dict[str, Any] = {
+                "idle_hub": [],
+                "baseline": {},
+                "pantau": {},
+                "baseline_cameras_for": baseline_for,
+            }
+            document["results"] = results
+            print(
+                f"streams: N={','.join(map(str, args.counts))}, {args.seconds:g} s windows,"
+                f" {args.settle:g} s settle, x{args.repeat}; {url}"
+            )
+            if not document["parameters"]["default_tiers"]:
+                print("  DIAGNOSIS: not the default tiers, so not a measure against the targets")
+            for r in range(args.repeat):
+                print(f"  idle hub ({r + 1}/{args.repeat})", flush=True)
+                results["idle_hub"].append(bench.run_hub(0, min(args.seconds, 15.0), f"idle{r}"))
+                for count in sorted(set(baseline_for.values())):
+                    print(f"  baseline: {count} ffmpegs ({r + 1}/{args.repeat})", flush=True)
+                    run = bench.run_baseline(count, args.seconds, f"b{count}-{r}")
+                    results["baseline"].setdefault(str(count), []).append(run)
+                for n in args.counts:
+                    print(f"  Pantau: {n} cameras ({r + 1}/{args.repeat})", flush=True)
+                    run = bench.run_hub(n, args.seconds, f"n{n}-{r}")
+                    results["pantau"].setdefault(str(n), []).append(run)
+                    print(
+                        f"    {run['cpu_pct_per_camera']:.3f} % of a core per camera,"
+                        f" {run['online_end']}/{n} online, T3 on {run['t3_running_mean']},"
+                        f" event loop late by {run['loop_lag_ms_mean']} ms on average"
+                        f" ({run['loop_lag_ms_max']} ms at most);"
+                        f" RSS {run['rss_bytes_end'] / 1e6:.0f} MB,"
+                        f" {run['rss_growth_mb_per_min']:+.1f} MB/min in the window",
+                        flush=True,
+                    )
+            rows = summarize(results)
+            document["summary"] = rows
+            document["elapsed_s"] = round(time.monotonic() - started, 1)
+    except KeyboardInterrupt:
+        print("interrupted: stopping every process", file=sys.stderr)
+        keep_workdir = True
+        return 130
+    except Exception:
+        keep_workdir = True
+        raise
+    finally:
+        processes.stop_all()
+        if keep_workdir:
+            print(f"logs kept in {workdir}", file=sys.stderr)
+    print_table(rows, results)
+    valid = all(row["valid"] for row in rows)
+    document["valid"] = valid
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    print(f"results: {args.output}")
+    if not valid:
+        print(f"INVALID run: logs kept in {workdir}")
+        return 1
+    shutil.rmtree(workdir, ignore_errors=True)
+    missed = any(v == "MISS" for row in rows for v in row["targets"].values())
+    return 1 if missed and args.strict else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
