@@ -135,14 +135,7 @@ def _parse_avcc(record: bytes) -> tuple[list[bytes], int]:
     pos = 5
     for count_mask in (0x1F, 0xFF):  # SPS count has 5 bits, PPS count 8
         count = record[pos] & count_mask
-        pos += 1
-        for _ in range(count):
-            size = int.from_bytes(record[pos : pos + 2], "big")
-            nal = record[pos + 2 : pos + 2 + size]
-            if len(nal) != size:
-                raise IndexError
-            nals.append(nal)
-            pos += 2 + size
+        pos = _read_sized_nals(record, pos + 1, count, nals)
     return nals, length_size
 
 
@@ -152,15 +145,20 @@ def _parse_hvcc(record: bytes) -> tuple[list[bytes], int]:
     pos = 23
     for _ in range(record[22]):
         count = int.from_bytes(record[pos + 1 : pos + 3], "big")
-        pos += 3
-        for _ in range(count):
-            size = int.from_bytes(record[pos : pos + 2], "big")
-            nal = record[pos + 2 : pos + 2 + size]
-            if len(nal) != size:
-                raise IndexError
-            nals.append(nal)
-            pos += 2 + size
+        pos = _read_sized_nals(record, pos + 3, count, nals)
     return nals, length_size
+
+
+def _read_sized_nals(record: bytes, pos: int, count: int, nals: list[bytes]) -> int:
+    """Append `count` NAL units, each after a 16-bit size, from `pos`; returns where they end."""
+    for _ in range(count):
+        size = int.from_bytes(record[pos : pos + 2], "big")
+        nal = record[pos + 2 : pos + 2 + size]
+        if len(nal) != size:
+            raise IndexError
+        nals.append(nal)
+        pos += 2 + size
+    return pos
 
 
 def parameter_sets_from_fmtp(codec: str, fmtp: Mapping[str, str]) -> list[bytes]:
