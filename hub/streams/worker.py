@@ -29,7 +29,13 @@ from hub.streams.clips import ClipInfo, ClipRecorder, PacketRing
 from hub.streams.health import Health, HealthChange, HealthSettings, StreamMonitor
 from hub.streams.lease import DecodeLeases
 from hub.streams.motion import MotionDetector, Polygon, Zone
-from hub.streams.pictures import KeyframeCache, KeyframeDecoder, PictureChecks, grey_small, to_jpeg
+from hub.streams.pictures import (
+    KeyframeCache,
+    KeyframeDecoder,
+    PictureChecks,
+    grey_small,
+    snapshot_pictures,
+)
 from hub.streams.reconnect import Backoff, ReconnectPolicy
 from hub.streams.units import AccessUnit, PacketSource, SourceError, StreamInfo
 
@@ -293,8 +299,8 @@ class StreamWorker:
             frame = decoder.decode(unit)
             if frame is None:
                 return None
-            jpeg = to_jpeg(frame, max_width=self.settings.snapshot_width)
-            grey = grey_small(frame)
+            jpeg, grey = snapshot_pictures(frame, max_width=self.settings.snapshot_width)
+            assert grey is not None
             self._cache.put(self.id, jpeg, time.time(), width=frame.width, height=frame.height)
             return self._checks.update(grey, unit.arrival)
         except Exception:  # keep the worker alive whatever the picture is

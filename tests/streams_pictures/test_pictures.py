@@ -20,6 +20,7 @@ from hub.streams.pictures import (
     PictureThresholds,
     grey_small,
     jpeg_size,
+    snapshot_pictures,
     to_jpeg,
 )
 from hub.streams.units import AccessUnit, StreamInfo
@@ -199,6 +200,40 @@ def test_grey_small_is_the_luma_plane_shrunk(pictures: list[av.VideoFrame]) -> N
     assert np.abs(coarse - reference).max() < 2.0
     assert reference.max() - reference.min() > 40  # and there is a car to find
     assert grey_small(frame, 1000).shape == (432, 768)
+
+
+def test_snapshot_pictures_match_jpeg_and_grey_made_apart(pictures: list[av.VideoFrame]) -> None:
+    frame = pictures[1]
+    jpeg, grey = snapshot_pictures(frame)
+    assert jpeg == to_jpeg(frame)  # the same encoder settings, reused or not
+    assert grey is not None and grey.shape == (180, 320) and grey.flags.c_contiguous
+    alone = grey_small(frame).astype(np.int16)
+    assert np.abs(grey.astype(np.int16) - alone).mean() < 1.5
+    assert abs(float(grey.mean()) - float(alone.mean())) < 1.0  # same range: no level shift
+    assert snapshot_pictures(frame, grey_width=None)[1] is None
+    wide = snapshot_pictures(frame, max_width=160, grey_width=320)[1]
+    assert wide is not None and wide.shape == (180, 320)  # wider than the JPEG: from the frame
+
+
+def test_jpeg_encoders_are_reused_per_thread_and_per_size(pictures: list[av.VideoFrame]) -> None:
+    # A frame keeps its own scaler, so threads must not share frames (the engine never does).
+    copies = [
+        [av.VideoFrame.from_ndarray(f.to_ndarray(), format=f.format.name) for f in pictures[:3]]
+        for _ in range(3)
+    ]
+    expected = [to_jpeg(f, max_width=w) for f in copies[0] for w in (640, 320)]
+    results: dict[int, list[bytes]] = {}
+
+    def encode(index: int) -> None:
+        results[index] = [to_jpeg(f, max_width=w) for f in copies[index] for w in (640, 320)]
+
+    threads = [threading.Thread(target=encode, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(result == expected for result in results.values())
+    assert all(_open_jpeg(j).width in (640, 320) for j in expected)
 
 
 def test_jpeg_size_refuses_what_is_not_a_jpeg() -> None:
