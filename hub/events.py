@@ -141,6 +141,36 @@ class Tamper(Event):
     event_type = "tamper"
 
 
+class LineCrossing(Event):
+    """A device saw an object cross a line; the vendor event fields (see `hub.devices`)."""
+
+    event_type = "line_crossing"
+
+
+class Intrusion(Event):
+    """A device saw an object in (`detail` field) or entering/leaving (`region`) an area."""
+
+    event_type = "intrusion"
+
+
+class VideoLoss(Event):
+    """A device (an NVR's channel, most often) lost its video input."""
+
+    event_type = "video_loss"
+
+
+class IoInput(Event):
+    """A device's alarm input changed; `data.detail` is the input's id."""
+
+    event_type = "io_input"
+
+
+class DeviceEvent(Event):
+    """A device event no parser knows yet, delivered as it came (`data.raw_topic`, `data.raw`)."""
+
+    event_type = "device.event"
+
+
 class CameraAdded(Event):
     """A camera joined the registry."""
 

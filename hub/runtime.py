@@ -13,6 +13,7 @@ from hub import __version__
 from hub.bus import LocalBus
 from hub.config import Config, secret_values
 from hub.credentials import CredentialBox
+from hub.devices import DeviceEvents
 from hub.events import HubStarted, HubStopping, PluginFailed
 from hub.logs import redactor
 from hub.plugins import PluginHost, PluginState
@@ -60,6 +61,7 @@ class Hub:
         self.db = Database(settings.database_url_value())
         self._registry: Registry | None = None
         self.streams: StreamEngine | None = None
+        self.devices: DeviceEvents | None = None
         self.started_at: float | None = None
         self._loaded = False
 
@@ -125,6 +127,11 @@ class Hub:
         if self.config.hub.streams.enabled:
             self.streams = self._stream_engine()
             await self.streams.start()
+        registry = self.registry
+        self.devices = DeviceEvents(
+            self.bus, registry.list_cameras, registry.camera_password, lambda: self.vendors
+        )
+        await self.devices.start()
         for record in self.plugins.all_records():
             if record.state in (PluginState.FAILED, PluginState.SKIPPED):
                 await self.bus.publish(
@@ -137,6 +144,9 @@ class Hub:
         """Stop plugins in reverse order, then the bus and the store."""
         if self.bus_running:
             await self.bus.publish(HubStopping.create())
+        if self.devices is not None:
+            await self.devices.stop()
+            self.devices = None
         if self.streams is not None:
             await self.streams.stop()
             self.streams = None
