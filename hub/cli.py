@@ -345,5 +345,80 @@ def cameras_remove(camera_id: str, config_path: str | None) -> None:
     click.echo(f"removed camera {camera_id}")
 
 
+@main.command("probe")
+@click.argument("camera_id")
+@config_option
+@click.option("--listen", default=0.0, show_default=True, help="Seconds to listen for events.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds for each step.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def probe(
+    camera_id: str, config_path: str | None, listen: float, timeout: float, as_json: bool
+) -> None:
+    """Test a camera: device information, streams, a snapshot, events, the stream itself.
+
+    Exits with 1 when a step fails; each failure says why in plain words.
+    """
+    from hub.probe import probe_camera
+    from hub.runtime import Hub
+
+    config = _load(config_path)
+
+    async def go() -> Any:
+        hub = Hub(config)
+        hub.load_plugins()
+        try:
+            registry = await hub.open_store()
+            await registry.sync_from_config(config)
+            camera = await registry.get_camera(camera_id)
+            if camera is None:
+                return None
+            vendor = hub.vendors.get(camera.vendor)
+            if vendor is None:
+                raise click.ClickException(f"no plugin provides vendor {camera.vendor!r}")
+            password = await registry.camera_password(camera.id)
+            return await probe_camera(
+                camera, password, vendor, hub.data_dir, listen=listen, step_timeout=timeout
+            )
+        finally:
+            await hub.db.close()
+
+    report = _run(go())
+    if report is None:
+        click.echo(f"no camera with id {camera_id!r}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
+    else:
+        marks = {True: "ok", False: "FAILED", None: "-"}
+        rows = [(step.name, marks[step.ok], step.detail) for step in report.steps]
+        click.echo(f"{report.camera_id} ({report.vendor})")
+        click.echo(_table(rows, ["STEP", "RESULT", "DETAIL"]))
+    sys.exit(0 if report.ok else 1)
+
+
+@main.command("discover")
+@config_option
+@click.option("--wait", default=3.0, show_default=True, help="Seconds to wait for answers.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def discover_command(config_path: str | None, wait: float, as_json: bool) -> None:
+    """Find cameras on the local network (ONVIF WS-Discovery and other vendors' probes)."""
+    from dataclasses import asdict
+
+    from hub.probe import discover
+    from hub.runtime import Hub
+
+    hub = Hub(_load(config_path))
+    hub.load_plugins()
+    found, problems = _run(discover(hub.vendors, wait))
+    for problem in problems:
+        click.echo(f"discovery failed: {problem}", err=True)
+    if as_json:
+        click.echo(json.dumps([asdict(d) for d in found], indent=2))
+        return
+    rows = [(d.vendor, d.address, d.manufacturer, d.model, " ".join(d.urls)) for d in found]
+    click.echo(_table(rows, ["VENDOR", "ADDRESS", "MAKE", "MODEL", "URLS"]))
+    click.echo(f"{len(found)} device{'s' if len(found) != 1 else ''} answered in {wait:g} s")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

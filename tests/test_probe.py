@@ -1,0 +1,124 @@
+"""`pantau probe` and `pantau discover`: every step reported, failures in plain words."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hub.cli import main
+from hub.probe import probe_camera
+from hub.registry import CameraRecord, CameraSource
+from plugins.hikvision import HikvisionVendor
+from tests.plugins.hikvision.device import PASSWORD, USERNAME, FakeDevice, camera_answers, serve
+from tests.plugins.hikvision.wire import alert, stream
+
+ROOT = Path(__file__).resolve().parent.parent
+FOOTAGE = ROOT / "tests" / "fixtures" / "media" / "car-detection.mp4"
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def record(port: int, **options: object) -> CameraRecord:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    return CameraRecord(
+        id="gerbang-timur",
+        name="Gerbang Timur",
+        owner="dishub",
+        site=None,
+        vendor="hikvision",
+        url=None,
+        host="127.0.0.1",
+        port=port,
+        username=USERNAME,
+        has_password=True,
+        lat=None,
+        lon=None,
+        tags=(),
+        enabled=True,
+        options=options,
+        source=CameraSource.CONFIG,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def test_a_device_is_probed_step_by_step_and_a_dead_stream_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    device = camera_answers(FakeDevice())
+    device.scripts = [[stream([alert("HikSink.cam.VMD.active")]), "hang"]]
+    async with serve(device):
+        camera = record(device.port, rtsp_port=closed_port())
+        report = await probe_camera(
+            camera, PASSWORD, HikvisionVendor(), tmp_path, listen=1.0, step_timeout=5
+        )
+    steps = {step.name: step for step in report.steps}
+    assert steps["device"].ok and "Hikvision" in steps["device"].detail
+    assert steps["streams"].ok and report.streams
+    assert steps["snapshot"].ok and steps["snapshot"].detail.startswith("JPEG 64x48")
+    assert steps["events"].ok and "motion start" in steps["events"].detail
+    assert report.events and report.events[0]["kind"] == "motion"
+    assert steps["stream"].ok is False and "refused" in steps["stream"].detail.lower()
+    assert not report.ok
+    text = json.dumps(report.as_dict(), default=str)
+    assert PASSWORD not in text and PASSWORD not in caplog.text
+
+
+async def test_wrong_credentials_fail_the_device_steps_without_showing_them(
+    tmp_path: Path,
+) -> None:
+    device = camera_answers(FakeDevice(password="something-else"))
+    async with serve(device):
+        report = await probe_camera(
+            record(device.port, rtsp_port=closed_port()),
+            PASSWORD,
+            HikvisionVendor(),
+            tmp_path,
+            step_timeout=5,
+        )
+    device_step = next(step for step in report.steps if step.name == "device")
+    assert device_step.ok is False and "AuthenticationFailed" in device_step.detail
+    assert PASSWORD not in json.dumps(report.as_dict(), default=str)
+
+
+def test_the_cli_probes_a_stream_camera_and_exits_by_its_result(tmp_path: Path) -> None:
+    config = tmp_path / "city.yaml"
+    config.write_text(
+        f"""
+hub:
+  data_dir: {tmp_path / "var"}
+owners:
+  - {{id: dishub, name: Dinas Perhubungan, kind: opd}}
+cameras:
+  - {{id: rekaman, name: Rekaman, owner: dishub, url: "file://{FOOTAGE}"}}
+  - {{id: mati, name: Mati, owner: dishub, url: "rtsp://127.0.0.1:{closed_port()}/live"}}
+""",
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    good = runner.invoke(main, ["probe", "rekaman", "-c", str(config)])
+    assert good.exit_code == 0, good.output
+    assert "stream" in good.output and "h264 768x432" in good.output
+    assert "does not talk to the device itself" in good.output
+    bad = runner.invoke(main, ["probe", "mati", "-c", str(config), "--json", "--timeout", "3"])
+    assert bad.exit_code == 1
+    stream_step = next(s for s in json.loads(bad.stdout)["steps"] if s["name"] == "stream")
+    assert stream_step["ok"] is False and stream_step["detail"]
+    missing = runner.invoke(main, ["probe", "nowhere", "-c", str(config)])
+    assert missing.exit_code == 2 and "no camera with id 'nowhere'" in missing.output
+
+
+def test_discover_reports_what_answered(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["discover", "--wait", "0.2", "--json"])
+    assert result.exit_code == 0, result.output
+    assert isinstance(json.loads(result.stdout), list)
