@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from hub.cli import main
 from hub.probe import probe_camera
 from hub.registry import CameraRecord, CameraSource
-from plugins.hikvision import HikvisionVendor
+from plugins.hikvision.camera import HikvisionVendor
 from tests.plugins.hikvision.device import PASSWORD, USERNAME, FakeDevice, camera_answers, serve
 from tests.plugins.hikvision.wire import alert, stream
 
