@@ -84,3 +84,95 @@ def json_ready(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list | tuple | set | frozenset):
         return [json_ready(item, depth + 1) for item in value]
     return str(value)
+
+
+def event_problems(event: object) -> list[str]:
+    """What is wrong with an event a vendor plugin yields; empty if it is a proper one."""
+    from hub.vendors import EVENT_KINDS, CameraEvent
+
+    if not isinstance(event, CameraEvent):
+        return [f"events() yielded a {type(event).__name__}, not a CameraEvent"]
+    problems = []
+    if event.kind not in EVENT_KINDS:
+        problems.append(f"kind {event.kind!r} is not one of {', '.join(EVENT_KINDS)}")
+    if event.state not in ("start", "end", "pulse"):
+        problems.append(f"state {event.state!r} is not start, end or pulse")
+    if not event.raw_topic:
+        problems.append("raw_topic is empty: keep the vendor's own topic for diagnosis")
+    if event.object not in (None, "person", "vehicle"):
+        problems.append(f"object {event.object!r} is not person, vehicle or None")
+    if event.channel is not None and (not isinstance(event.channel, int) or event.channel < 1):
+        problems.append(f"channel {event.channel!r} is not a 1-based number")
+    if json_ready(event.raw) != event.raw:
+        problems.append("raw is not JSON-ready: pass it through hub.vendorkit.json_ready")
+    return problems
+
+
+async def session_problems(
+    session: Any, password: str | None, listen: float = 2.0, events_expected: int = 0
+) -> list[str]:
+    """Run a device session through everything it offers; the problems found, in plain words.
+
+    For plugin authors' tests, against a test device of their own: information, streams,
+    snapshot and `listen` seconds of events (at least `events_expected` of them), each checked
+    for what the hub relies on: the right types, only `VendorError`s raised, JPEG snapshots,
+    credential-free URLs and errors.
+    """
+    import asyncio
+
+    from hub.vendors import DeviceInfo, StreamProfile, VendorError
+
+    problems: list[str] = []
+
+    def secret_in(text: object) -> bool:
+        return password is not None and password != "" and password in str(text)
+
+    async def call(name: str, action: Any) -> Any:
+        try:
+            return await action()
+        except VendorError as exc:
+            if secret_in(exc):
+                problems.append(f"{name}: the error message holds the password")
+            problems.append(f"{name} failed: {exc}")
+        except Exception as exc:
+            problems.append(f"{name} raised {type(exc).__name__}, not a VendorError: {exc}")
+        return None
+
+    info = await call("device_info", session.device_info)
+    if info is not None and not isinstance(info, DeviceInfo):
+        problems.append(f"device_info gave a {type(info).__name__}, not a DeviceInfo")
+    profiles = await call("streams", session.streams)
+    for profile in profiles or ():
+        if not isinstance(profile, StreamProfile):
+            problems.append(f"streams gave a {type(profile).__name__}, not a StreamProfile")
+        elif profile.url and (
+            "@" in profile.url.split("/")[2:3][0] if "//" in profile.url else False
+        ):
+            problems.append(f"stream {profile.token}: the url holds credentials")
+        elif secret_in(profile.url):
+            problems.append(f"stream {profile.token}: the url holds the password")
+    jpeg = await call("snapshot", session.snapshot)
+    if jpeg is not None and not (isinstance(jpeg, bytes) and jpeg.startswith(b"\xff\xd8")):
+        problems.append("snapshot is not JPEG bytes")
+    seen = 0
+    stream = session.events()
+    try:
+        async with asyncio.timeout(listen):
+            async for event in stream:
+                seen += 1
+                problems.extend(f"event {seen}: {p}" for p in event_problems(event))
+    except TimeoutError:
+        pass
+    except VendorError as exc:
+        problems.append(f"events failed: {exc}")
+    except Exception as exc:
+        problems.append(f"events raised {type(exc).__name__}, not a VendorError: {exc}")
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
+    if seen < events_expected:
+        problems.append(f"events: {seen} in {listen:g} s, expected at least {events_expected}")
+    await session.close()
+    await session.close()  # twice must be safe
+    return problems
