@@ -597,6 +597,57 @@ async def test_keepalive_and_teardown() -> None:
     assert len(units) >= 30
 
 
+async def test_reads_are_batched_to_the_stream_rate_and_unbatched_when_it_pauses() -> None:
+    """SO_RCVLOWAT: a busy stream wakes the loop about ten times a second; a pause never
+    holds back the last frames before it, and close() still hears TEARDOWN's answer."""
+    sent: list[float] = []
+    pause = asyncio.Event()
+
+    async def script(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, camera: FakeCamera
+    ) -> None:
+        if not await handshake(reader, writer, camera):
+            return
+        sender = asyncio.create_task(send_frames(writer))
+        try:
+            await serve_requests(reader, writer, camera)
+        finally:
+            sender.cancel()
+
+    async def send_frames(writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        for number in range(75):  # 1.5 s at 50 fps, 8 kB frames: 3.2 Mbit/s
+            payload = b"\x41\x9a" + bytes(8000)
+            writer.write(interleaved(0, rtp(number, number * 1800, payload, marker=True)))
+            sent.append(loop.time())
+            await asyncio.sleep(0.02)
+        pause.set()  # then silence: a camera whose scene went still, or a stalling link
+
+    async with FakeCamera(script) as camera:
+        source = RtspSource(camera.url, read_timeout=10)
+        await source.open()
+        arrivals: list[float] = []
+        batches: list[int] = []
+        task = asyncio.create_task(source.run(lambda unit: arrivals.append(unit.arrival)))
+        try:
+            await asyncio.wait_for(pause.wait(), 10)
+            assert source._conn is not None
+            batches.append(source._conn.low_water)
+            await asyncio.sleep(1.2)
+            batches.append(source._conn.low_water)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await source.close()
+            await asyncio.sleep(0.1)
+    assert batches[0] > 4096  # batching while busy: about a tenth of a second of stream
+    assert batches[1] == 1  # and none once it paused
+    # every frame arrived (the last ones too), none held back much longer than a batch
+    assert len(arrivals) >= 74
+    assert arrivals[-1] - sent[-1] < 0.7
+    assert camera.requests[-1].method == "TEARDOWN"
+
+
 async def test_read_timeout() -> None:
     async def script(
         reader: asyncio.StreamReader, writer: asyncio.StreamWriter, camera: FakeCamera
