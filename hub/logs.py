@@ -115,4 +115,8 @@ def configure_logging(
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
     # aiosqlite logs every statement it runs at DEBUG: noise that hides the hub's own lines.
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
+    # zeep and onvif dump whole SOAP envelopes at DEBUG: WS-Security digests and nonces, and
+    # whatever a camera echoes back. Never in the hub's log, whatever its level.
+    for chatty in ("zeep", "onvif"):
+        logging.getLogger(chatty).setLevel(max(logging.INFO, root.level))
     return handler

@@ -260,7 +260,10 @@ class DeviceSession(Protocol):
         """The device's native events, normalized, until the session closes.
 
         Reconnects by itself with a jittered backoff; a malformed payload is logged with the
-        camera's name and skipped. Ends only when the session is closed or cancelled.
+        camera's name and skipped. Ends when the session is closed or cancelled, or raises
+        `AuthenticationFailed` (or `ClockSkew`) when the device refuses the login and
+        `Unsupported` when it has no events: retrying those would lock accounts or be futile,
+        so the hub waits minutes before it tries again.
         """
         ...
 
