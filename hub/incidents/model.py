@@ -14,12 +14,16 @@ from typing import Any
 
 
 class IncidentState(StrEnum):
+    """Where an incident stands: someone must own it until it is resolved."""
+
     TRIGGERED = "triggered"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
 
 
 class Severity(StrEnum):
+    """How urgent; rules set it, routing and templates use it."""
+
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
