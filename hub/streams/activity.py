@@ -25,7 +25,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hub.streams.units import AccessUnit
+from hub.streams.units import VIDEO_CLOCK, AccessUnit
+
+_MAX_GAP = 5.0
+"""Seconds between two frames beyond which the stream's clock is taken to have jumped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +78,8 @@ class ActivityMeter:
 
     __slots__ = (
         "_above_since", "_active_since", "_baseline", "_below_since", "_fast", "_jitter",
-        "_last_at", "_learned", "_learning_since", "_level", "_log_end", "_log_start",
-        "_offsets", "_phase", "_seen", "active", "score", "settings",
+        "_last_arrival", "_last_at", "_learned", "_learning_since", "_level", "_log_end",
+        "_log_start", "_offsets", "_phase", "_seen", "_shift", "active", "score", "settings",
     )  # fmt: skip
 
     def __init__(self, settings: ActivitySettings | None = None) -> None:
@@ -89,6 +92,10 @@ class ActivityMeter:
         self._baseline: float | None = None
         self._jitter = 0.0
         self._last_at: float | None = None
+        """Media time (s) of the last non-key frame: the stream's own clock, not arrival..."""
+        self._last_arrival = 0.0
+        self._shift = 0.0
+        """...shifted so that it runs on across a jump of the stream's clock."""
         self._learning_since: float | None = None
         self._active_since = 0.0
         self._above_since: float | None = None
@@ -107,7 +114,7 @@ class ActivityMeter:
         """Forget the short-term picture after a reconnect; ends activity if it was on."""
         self._fast = None
         self._last_at = None
-        self._learning_since = at
+        self._learning_since = None  # from the first frame of the new stream, on its clock
         self._above_since = self._below_since = None
         self._phase = 0
         if self.active:
@@ -121,7 +128,7 @@ class ActivityMeter:
             self._phase = 0
             return None
         s = self.settings
-        at = unit.arrival
+        at = self._media_time(unit)
         self._phase = phase = min(self._phase + 1, s.max_phase)
         size = math.log(max(float(len(unit.data)), s.floor_bytes))
         value = size - self._offsets[phase]  # as if every frame sat at the GOP's usual level
@@ -165,6 +172,23 @@ class ActivityMeter:
             self._above_since = None
             return ActivityChange(False, round(self.score, 2), at)
         return self._judge(at, departure, abs(level - baseline))
+
+    def _media_time(self, unit: AccessUnit) -> float:
+        """When the frame was taken, in seconds on the stream's clock.
+
+        Arrival times bunch: the RTSP reader takes a tenth of a second of stream at a time, and
+        a busy loop or network delivers frames in bursts; the filters above need the spacing
+        the camera gave them. Where the stream's clock jumps (a server restarting its RTP
+        clock), the arrival gap bridges the jump and the media clock runs on from there.
+        """
+        at = unit.pts / VIDEO_CLOCK + self._shift
+        last = self._last_at
+        if last is not None and not 0.0 <= at - last <= _MAX_GAP:
+            bridged = last + min(max(unit.arrival - self._last_arrival, 1e-3), _MAX_GAP)
+            self._shift += bridged - at
+            at = bridged
+        self._last_arrival = unit.arrival
+        return at
 
     def _learn_offset(self, phase: int, offset: float, at: float) -> None:
         """Follow how much bigger or smaller than the last seconds' frames this GOP position is."""

@@ -224,3 +224,40 @@ def test_real_bitrate_halving_or_night_is_one_short_episode_then_quiet(
         assert stream.switch <= start <= stream.switch + 2.0
         assert end - start <= SETTINGS.settle + 1.0
     assert stream.units[-1].arrival - stream.switch >= SETTINGS.settle + SETTINGS.warmup + 5.0
+
+
+def bunched(units: list[AccessUnit], every: float, seed: int = 4) -> list[AccessUnit]:
+    """The same units as a reader batching a tenth of a second, or a busy loop, delivers them:
+    arrivals in bursts at the end of each `every`-second slot, a little late at random."""
+    rng = random.Random(seed)
+    out = []
+    for unit in units:
+        late = (math.floor(unit.arrival / every) + 1) * every + rng.uniform(0.0, 0.05)
+        out.append(AccessUnit(unit.data, unit.pts, unit.keyframe, late))
+    return out
+
+
+@pytest.mark.parametrize("every", [0.1, 0.5])
+def test_bunched_arrivals_change_nothing_the_stream_clock_decides(every: float) -> None:
+    def size(at: float) -> float:
+        return 9000 * (3.0 if 60.0 <= at < 66.0 else 1.0)
+
+    even = synthetic(size, 120, jitter=0.2)
+    expected = [(c.started, round(c.at, 3)) for c in changes(even)]
+    assert expected and expected[0][0]
+    assert [(c.started, round(c.at, 3)) for c in changes(bunched(even, every))] == expected
+
+
+def test_a_jump_of_the_stream_clock_is_bridged_not_taken_for_a_gap() -> None:
+    # a server restarting its RTP clock mid-stream: pts fall back to zero, frames keep coming
+    units = synthetic(steady(9000), 200, jitter=0.1)
+    jumped = [
+        u
+        if u.arrival < 100
+        else AccessUnit(u.data, u.pts - 100 * VIDEO_CLOCK + 7, u.keyframe, u.arrival)
+        for u in units
+    ]
+    meter = ActivityMeter()
+    found = [c for u in jumped if (c := meter.on_unit(u)) is not None]
+    assert found == []
+    assert 199.0 < (meter._last_at or 0.0) < 200.5  # the media clock ran on across the jump
