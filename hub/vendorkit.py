@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 SAMPLE_CHARS = 300
@@ -175,4 +176,18 @@ async def session_problems(
         problems.append(f"events: {seen} in {listen:g} s, expected at least {events_expected}")
     await session.close()
     await session.close()  # twice must be safe
+    return problems
+
+
+def option_typos(options: Mapping[str, Any], known: Sequence[str]) -> list[str]:
+    """Problems for the camera options that look like a misspelt one of `known`.
+
+    A camera's options also hold the hub's own keys (health, activity, zones, masks,
+    monitor_stream, events, ...), so only a near miss of a vendor's option is reported.
+    """
+    problems = []
+    for key in options:
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.75)
+        if key not in known and close:
+            problems.append(f"unknown option {key!r} (did you mean {close[0]!r}?)")
     return problems

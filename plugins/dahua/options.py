@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
+
+from hub.vendorkit import option_typos
 
 OPTIONS = ("port", "https", "verify_tls", "rtsp_port", "channel", "stream", "heartbeat")
 HTTP_PORT = 80
@@ -55,13 +56,7 @@ def read_options(
     `url`, else 80 (443 with `https`). The RTSP port is `options.rtsp_port`, else the port of an
     rtsp `url`, else 554.
     """
-    problems: list[str] = []
-    for key in options:
-        # Other keys (health, zones, monitor_stream...) belong to the hub; only a near miss of
-        # a Dahua option is a typo worth reporting.
-        close = difflib.get_close_matches(str(key), OPTIONS, n=1, cutoff=0.75)
-        if key not in OPTIONS and close:
-            problems.append(f"unknown option {key!r} (did you mean {close[0]!r}?)")
+    problems = option_typos(options, OPTIONS)
 
     url_scheme, url_host, url_port = _url_parts(url, problems)
     https = _flag(options, "https", url_scheme == "https", problems)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
+
+from hub.vendorkit import option_typos
 
 OPTIONS = (
     "http_port",
@@ -99,13 +100,7 @@ def read_settings(
     `options.port`, else the camera's `port`, else an http(s) url's port, else 80 (443 with
     https). The RTSP port is `options.rtsp_port`, else an rtsp url's port, else 554.
     """
-    problems: list[str] = []
-    for key in options:
-        # Other keys (health, activity, zones, monitor_stream, ...) belong to the hub; only a
-        # near miss of one of ours is a typo worth reporting.
-        close = difflib.get_close_matches(str(key), OPTIONS, n=1, cutoff=0.75)
-        if key not in OPTIONS and close:
-            problems.append(f"unknown option {key!r} (did you mean {close[0]!r}?)")
+    problems = option_typos(options, OPTIONS)
 
     url_scheme, url_host, url_port = "", None, None
     if url is not None:

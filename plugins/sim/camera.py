@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from hub.vendorkit import option_typos
+
 if TYPE_CHECKING:
     from hub.config import CameraConfig
     from hub.registry import CameraRecord
@@ -61,13 +63,7 @@ def _scene_names() -> list[str]:
 
 def read_options(options: Mapping[str, Any]) -> tuple[SceneSettings | None, list[str]]:
     """The settings a camera's `options` ask for, or the problems with them in plain words."""
-    problems: list[str] = []
-    for key in options:
-        # Other keys (health, activity, zones, masks) belong to the stream engine; only a
-        # near miss of a sim option is a typo worth reporting.
-        close = difflib.get_close_matches(str(key), OPTIONS, n=1, cutoff=0.75)
-        if key not in OPTIONS and close:
-            problems.append(f"unknown option {key!r} (did you mean {close[0]!r}?)")
+    problems = option_typos(options, OPTIONS)
     scene = options.get("scene")
     names = _scene_names()
     if scene is None:
