@@ -30,6 +30,7 @@ from hub.events import (
     LineCrossing,
     MotionEnd,
     MotionStart,
+    PlateRead,
     Tamper,
     VideoLoss,
 )
@@ -52,6 +53,7 @@ _KIND_EVENTS: dict[str, type[Event]] = {
     "intrusion": Intrusion,
     "video_loss": VideoLoss,
     "io_input": IoInput,
+    "plate": PlateRead,
     "tamper": Tamper,
     "raw": DeviceEvent,
 }

@@ -165,6 +165,12 @@ class IoInput(Event):
     event_type = "io_input"
 
 
+class PlateRead(Event):
+    """A device read a vehicle's number plate (ANPR); `data.detail` is the plate."""
+
+    event_type = "plate"
+
+
 class DeviceEvent(Event):
     """A device event no parser knows yet, delivered as it came (`data.raw_topic`, `data.raw`)."""
 

@@ -23,9 +23,10 @@ if TYPE_CHECKING:
     from hub.streams.units import PacketSource
 
 EventKind = Literal[
-    "motion", "line_crossing", "intrusion", "tamper", "video_loss", "io_input", "raw"
+    "motion", "line_crossing", "intrusion", "tamper", "video_loss", "io_input", "plate", "raw"
 ]
-"""The normalized kinds. `raw`: a topic no parser knows yet, delivered as it came."""
+"""The normalized kinds. `plate`: a number plate read (ANPR), the plate in `detail`, object
+`vehicle`. `raw`: a topic no parser knows yet, delivered as it came."""
 EVENT_KINDS: tuple[EventKind, ...] = (
     "motion",
     "line_crossing",
@@ -33,6 +34,7 @@ EVENT_KINDS: tuple[EventKind, ...] = (
     "tamper",
     "video_loss",
     "io_input",
+    "plate",
     "raw",
 )
 EventState = Literal["start", "end", "pulse"]

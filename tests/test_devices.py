@@ -31,8 +31,9 @@ def test_each_kind_becomes_its_bus_event_with_the_raw_data_kept() -> None:
         (CameraEvent("tamper", "start", "shelteralarm", detail="covered"), "tamper"),
         (CameraEvent("video_loss", "start", "videoloss", channel=3), "video_loss"),
         (CameraEvent("io_input", "end", "IO", detail="2"), "io_input"),
+        (CameraEvent("plate", "pulse", "ANPR", object="vehicle", detail="S 1234 AB"), "plate"),
         (
-            CameraEvent("raw", "pulse", "ANPR", raw={"plate": "S 1234 AB"}, time=when),
+            CameraEvent("raw", "pulse", "Custom", raw={"plate": "S 1234 AB"}, time=when),
             "device.event",
         ),
     ]

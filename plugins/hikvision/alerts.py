@@ -10,7 +10,8 @@ Mapping (eventType, case-insensitive, to kind and detail):
     shelteralarm/tamperdetection tamper, detail "covered"   start/end
     videoloss                    video_loss                 start/end
     IO                           io_input, detail = input   start/end
-    ANPR                         raw, object "vehicle"      a pulse per plate read; raw["plate"]
+    ANPR                         plate, object "vehicle"    a pulse per plate read; the plate in
+                                                            `detail` (and raw["plate"])
     anything else                raw (logged once)          start/end, or a pulse without state
 
 A device repeats `active` about once a second while a condition holds: one start is emitted per
@@ -47,7 +48,7 @@ EVENT_TYPES: dict[str, tuple[EventKind, str | None, Mode]] = {
     "tamperdetection": ("tamper", "covered", "condition"),
     "videoloss": ("video_loss", None, "condition"),
     "io": ("io_input", None, "condition"),
-    "anpr": ("raw", None, "pulse"),
+    "anpr": ("plate", None, "pulse"),
 }
 OBJECTS: dict[str, ObjectKind] = {
     "human": "person",
@@ -179,6 +180,8 @@ class AlertTranslator:
             kind, detail, mode = known
         if kind == "io_input":
             detail = alert.input_id
+        if kind == "plate":
+            detail = alert.plate
         raw = dict(alert.fields)
         if alert.plate is not None:
             raw["plate"] = alert.plate

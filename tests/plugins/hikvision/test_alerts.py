@@ -145,7 +145,7 @@ CAM = "HikSink.cam.VMD.active"
         (variant(alert(CAM), "regionExiting"), ("intrusion", "pulse", "region", None)),
         (alert("HikSink.nvr.videoloss.active"), ("video_loss", "start", None, None)),
         (io_alert("active", port=2), ("io_input", "start", "2", None)),
-        (anpr_alert("K 1234 AB"), ("raw", "pulse", None, "vehicle")),
+        (anpr_alert("K 1234 AB"), ("plate", "pulse", "K 1234 AB", "vehicle")),
         (
             variant(alert(CAM), "fielddetection", extra="<targetType>vehicle</targetType>"),
             ("intrusion", "start", "field", "vehicle"),
@@ -162,7 +162,7 @@ def test_each_event_type_maps_to_the_vocabulary(
     assert {k: v for k, v in event.raw.items() if k != "plate"} == source.fields
 
 
-def test_anpr_is_raw_with_the_plate_and_every_read_counts() -> None:
+def test_anpr_is_a_plate_read_and_every_read_counts() -> None:
     first, second = events_of([anpr_alert("K 1234 AB"), anpr_alert("K 1234 AB")])
     assert first.raw["plate"] == "K 1234 AB"
     assert first.raw["ANPR"]["licensePlate"] == "K 1234 AB"

@@ -244,7 +244,7 @@ async def test_broken_framing_is_skipped_and_the_stream_reconnects(
     assert [(e.kind, e.state, e.detail) for e in events] == [
         ("motion", "start", None),
         ("intrusion", "start", "field"),
-        ("raw", "pulse", None),  # ANPR
+        ("plate", "pulse", "B 1234 XYZ"),  # ANPR
         ("motion", "end", None),  # after reconnecting
         ("io_input", "start", "1"),
         ("io_input", "end", "1"),
