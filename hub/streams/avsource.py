@@ -1,8 +1,13 @@
 """Sources that are not RTSP, read with PyAV's demuxer: files (paced and looped), HTTP, and more.
 
 The blocking demuxer runs in a thread of its own per source; each access unit crosses to the
-event loop with `call_soon_threadsafe`. Units are Annex B like RTSP's: MP4's length-prefixed
-NAL units are converted, and keyframes carry their parameter sets.
+event loop with `call_soon_threadsafe`. H.264 and H.265 units are Annex B like RTSP's: MP4's
+length-prefixed NAL units are converted, and keyframes carry their parameter sets.
+
+MJPEG is taken from multipart HTTP streams (`multipart/x-mixed-replace`, FFmpeg's `mpjpeg`):
+each unit is one whole JPEG and a keyframe, timed by the clock it arrived on, since the
+multipart stream carries no timestamps. FFmpeg finds the parts by their Content-Length or, when
+a camera leaves it out, by the boundary on CRLF lines.
 """
 
 from __future__ import annotations
@@ -48,6 +53,12 @@ from hub.streams.units import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+INTRA_CODECS = ("mjpeg",)
+"""Codecs of which every picture stands alone: each unit is a keyframe, with no parameter sets."""
+_MULTIPART = "mpjpeg"
+"""FFmpeg's demuxer for multipart/x-mixed-replace JPEG streams."""
+JPEG_START = b"\xff\xd8"
 
 _IN_FLIGHT = 64
 """Units handed to the loop and not yet delivered, before an unpaced reader waits."""
@@ -159,6 +170,7 @@ class AvSource:
         self._length_size = 0
         self._parameter_sets = b""
         self._sps_type = 0
+        self._intra = False
         self._stop = threading.Event()
         self._credit = threading.Semaphore(_IN_FLIGHT)
         self._thread: threading.Thread | None = None
@@ -240,9 +252,21 @@ class AvSource:
             raise SourceError(SourceFailure.UNSUPPORTED, f"{self._shown}: no video stream")
         stream = container.streams.video[0]
         codec = stream.codec_context.name
+        multipart = container.format.name == _MULTIPART
+        if codec in INTRA_CODECS and multipart:
+            self._stream, self._intra = stream, True
+            return StreamInfo(
+                codec=codec,
+                width=stream.codec_context.width or None,
+                height=stream.codec_context.height or None,
+                fps=None,  # FFmpeg assumes 25 fps; the health monitor learns the real rate
+                transport=_transport(self._shown),
+            )
         if codec not in CODECS:
+            also = " or MJPEG over multipart HTTP" if codec in INTRA_CODECS else ""
             raise SourceError(
-                SourceFailure.UNSUPPORTED, f"{self._shown}: video is {codec}, not H.264 or H.265"
+                SourceFailure.UNSUPPORTED,
+                f"{self._shown}: video is {codec}, not H.264 or H.265{also}",
             )
         self._stream = stream
         try:
@@ -341,6 +365,7 @@ class AvSource:
         origin: int | None = None  # the first dts, to which pacing is anchored
         started = 0.0
         count = 0
+        epoch = time.monotonic()  # multipart JPEGs are timed by their arrival from here
         while not self._stop.is_set():
             first = last = None
             duration = frame_ticks
@@ -363,14 +388,22 @@ class AvSource:
                         origin, started = dts + offset, time.monotonic()
                     elif delay > 0 and self._stop.wait(delay):
                         break
-                try:
-                    data = self._annexb(bytes(packet), packet.is_keyframe)
-                except NalError as exc:
-                    log.debug("%s: skipping a malformed packet: %s", self._shown, exc)
-                    continue
-                unit = AccessUnit(
-                    data, round((pts + offset) * to_clock), packet.is_keyframe, time.monotonic()
-                )
+                arrival = time.monotonic()
+                if self._intra:
+                    data, key = bytes(packet), True
+                    if not data.startswith(JPEG_START):
+                        log.debug("%s: skipping a part that is not a JPEG", self._shown)
+                        continue
+                    ticks = round((arrival - epoch) * VIDEO_CLOCK)
+                else:
+                    key = packet.is_keyframe
+                    try:
+                        data = self._annexb(bytes(packet), key)
+                    except NalError as exc:
+                        log.debug("%s: skipping a malformed packet: %s", self._shown, exc)
+                        continue
+                    ticks = round((pts + offset) * to_clock)
+                unit = AccessUnit(data, ticks, key, arrival)
                 self.bytes_received += packet.size
                 if not self._hand_over(loop, unit):
                     break

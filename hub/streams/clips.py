@@ -144,7 +144,11 @@ class ClipRecorder:
 
 
 def write_mp4(units: list[AccessUnit], info: StreamInfo, path: Path) -> ClipInfo:
-    """Remux access units (from a keyframe on) into an MP4 file; no picture is decoded."""
+    """Remux access units (from a keyframe on) into an MP4 file; no picture is decoded.
+
+    MJPEG cameras' JPEGs go in as they came (MP4's JPEG sample type): FFmpeg, VLC and players
+    built on them play such clips, most web browsers do not.
+    """
     if not units or not units[0].keyframe:
         raise ValueError("a clip must start at a keyframe")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +161,9 @@ def write_mp4(units: list[AccessUnit], info: StreamInfo, path: Path) -> ClipInfo
         if info.width and info.height:
             stream.width = info.width
             stream.height = info.height
+        if info.codec == "mjpeg":
+            # Only so the muxer can open the stream's (unused) encoder; the JPEGs say their own.
+            stream.pix_fmt = "yuvj420p"
         if info.extradata:
             stream.codec_context.extradata = info.extradata
         stream.time_base = _TIME_BASE

@@ -1,4 +1,4 @@
-"""Generic cameras known only by a stream URL: any RTSP camera, HTTP MJPEG or a file."""
+"""Generic cameras known only by a URL: any RTSP camera, HTTP MJPEG, a file or a JPEG snapshot."""
 
 from __future__ import annotations
 
