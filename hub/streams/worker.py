@@ -128,10 +128,12 @@ class StreamWorker:
         """Connect, stream, reconnect on the policy's ladder; runs until cancelled."""
         self._loop = asyncio.get_running_loop()
         while True:
-            source = self.camera.open_source()
-            self.source = source
+            source: PacketSource | None = None
             self._source_counted = 0
             try:
+                # Inside the try: a vendor whose stream_source raises is a camera that failed
+                # to connect (and retries on the ladder), not a worker that dies.
+                source = self.source = self.camera.open_source()
                 info = await source.open()
                 self._connected(info)
                 await source.run(self._on_unit)
@@ -145,7 +147,8 @@ class StreamWorker:
                 reason = f"{type(exc).__name__}: {exc}"
             finally:
                 self._count_live_bytes()
-                await _close_quietly(source)
+                if source is not None:
+                    await _close_quietly(source)
                 self.source = None
             self._disconnected(reason)
             now = self._clock()

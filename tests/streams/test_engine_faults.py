@@ -6,6 +6,7 @@ import asyncio
 import logging
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,36 @@ async def test_corrupt_then_truncated_stream(
             assert asyncio.get_running_loop().time() - cut >= 6
     crashes = [r for r in caplog.records if "crashed" in r.getMessage()]
     assert crashes == []
+
+
+async def test_a_vendor_whose_stream_source_raises_is_a_failed_connect_not_a_dead_worker() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hub.streams.lease import DecodeLeases
+    from hub.streams.pictures import KeyframeCache
+    from hub.streams.reconnect import ReconnectPolicy
+    from hub.streams.worker import CameraStream, StreamWorker
+
+    calls = 0
+
+    def broken_source() -> Any:
+        nonlocal calls
+        calls += 1
+        raise ValueError("the vendor plugin could not build a URL")
+
+    with ThreadPoolExecutor(1) as executor:
+        worker = StreamWorker(
+            CameraStream("broken", "Broken vendor", broken_source),
+            emit=lambda event: None,
+            cache=KeyframeCache(),
+            leases=DecodeLeases(),
+            executor=executor,
+            policy=ReconnectPolicy(ladder=(0.05,), short_cap=0.05, jitter=0.0),
+        )
+        task = asyncio.create_task(worker.run())
+        await asyncio.sleep(0.5)
+        assert not task.done()  # still trying, on the ladder
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert calls >= 3
+    assert worker.last_error is not None and "could not build a URL" in worker.last_error
