@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -46,6 +46,23 @@ class HealthSettings:
         if values.get("offline_after", 1.0) <= 0:
             raise ValueError("offline_after must be more than 0 seconds")
         return cls(**values)
+
+    def for_rate(self, fps: float | None) -> HealthSettings:
+        """These settings stretched for a slow source, such as a JPEG snapshot polled slowly.
+
+        A camera is then offline only after about three missed pictures, and fps and keyframes
+        are judged over several pictures, never over less than one.
+        """
+        if not fps or fps <= 0:
+            return self
+        frame = 1.0 / fps
+        return replace(
+            self,
+            offline_after=max(self.offline_after, 3.5 * frame),
+            keyframe_timeout=max(self.keyframe_timeout, 3.5 * frame),
+            window=max(self.window, 4.0 * frame),
+            recover_after=max(self.recover_after, 3.0 * frame),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,6 +168,7 @@ class StreamWorker:
         self.backoff.succeeded()
         if self.monitor.nominal_fps is None and info.fps:
             self.monitor.nominal_fps = info.fps
+        self.monitor.settings = self.camera.health.for_rate(info.fps)
         self.monitor.connected(now)
         self.recorder.ring.clear()
         self._last_t2 = float("-inf")

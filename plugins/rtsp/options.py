@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from hub.streams.health import HealthSettings
 from hub.streams.jpegsource import DEFAULT_INTERVAL
 
 Kind = Literal["stream", "snapshot"]
@@ -22,8 +21,6 @@ SNAPSHOT_SCHEMES = ("http", "https")
 SNAPSHOT_WORDS = ("snapshot", "picture")
 MIN_INTERVAL = 0.2
 MAX_INTERVAL = 3600.0
-HEALTH_MARGIN = 2.0
-"""Health settings (offline_after, keyframe_timeout, window) must span this many snapshots."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +66,6 @@ def parse_options(url: str, options: Mapping[str, Any]) -> tuple[GenericOptions,
             f" not {interval:g}"
         )
         interval = DEFAULT_INTERVAL
-    elif kind == "snapshot":
-        problems.extend(_health_problems(float(interval), options.get("health")))
     if "snapshot_interval" in options and kind != "snapshot":
         problems.append("options.snapshot_interval is for snapshot URLs; this camera is a stream")
 
@@ -81,28 +76,3 @@ def parse_options(url: str, options: Mapping[str, Any]) -> tuple[GenericOptions,
     elif "tls_verify" in options and kind != "snapshot":
         problems.append("options.tls_verify is for snapshot URLs; this camera is a stream")
     return GenericOptions(kind, float(interval), tls_verify), problems
-
-
-def _health_problems(interval: float, health: Any) -> list[str]:
-    """The health settings a camera seen every `interval` seconds needs, where they fall short.
-
-    A camera is offline after `offline_after` seconds without a picture, degraded after
-    `keyframe_timeout` without a keyframe, and its frame rate is judged over `window`: each must
-    span at least two snapshots, or the camera flaps between pictures. `window` is the hub's
-    `streams.stats_interval` unless the camera sets it; that is not known here, so the default
-    is assumed.
-    """
-    given = dict(health) if isinstance(health, Mapping) else {}
-    defaults = HealthSettings()
-    needed = HEALTH_MARGIN * interval
-    short = []
-    for name in ("offline_after", "keyframe_timeout", "window"):
-        value = given.get(name, getattr(defaults, name))
-        if isinstance(value, int | float) and value < needed:
-            short.append(f"options.health.{name} (now {value:g} s)")
-    if not short:
-        return []
-    return [
-        f"a snapshot every {interval:g} s needs {', '.join(short)} of at least {needed:g} s,"
-        " or the camera is reported offline or degraded between pictures"
-    ]

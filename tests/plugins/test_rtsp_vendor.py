@@ -92,17 +92,9 @@ def test_options_problems_in_plain_words(url: str, options: dict[str, Any], prob
     assert len(problems) == 1 and problem in problems[0], problems
 
 
-def test_a_slow_snapshot_needs_health_settings_that_span_it() -> None:
-    (problem,) = VENDOR.check_camera(config("http://cam/a.jpg", snapshot_interval=10))
-    assert problem == (
-        "a snapshot every 10 s needs options.health.offline_after (now 8 s),"
-        " options.health.window (now 10 s) of at least 20 s, or the camera is reported"
-        " offline or degraded between pictures"
-    )
-    health = {"offline_after": 30, "window": 20}
-    assert (
-        VENDOR.check_camera(config("http://cam/a.jpg", snapshot_interval=10, health=health)) == []
-    )
+def test_a_slow_snapshot_needs_no_health_settings_the_worker_stretches_them() -> None:
+    # the worker judges a source of 0.1 fps over several pictures (HealthSettings.for_rate)
+    assert VENDOR.check_camera(config("http://cam/a.jpg", snapshot_interval=10)) == []
 
 
 def test_stream_source_by_kind(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.streams.health import Health, HealthSettings, StreamMonitor
-from hub.streams.units import AccessUnit
+from hub.streams.units import VIDEO_CLOCK, AccessUnit
 
 FPS = 15
 GOP = 30
@@ -169,3 +169,27 @@ def test_settings_from_camera_options() -> None:
         assert str(exc) == "unknown health settings: offline_afterr"
     else:
         raise AssertionError("a typo must be refused")
+
+
+def test_settings_stretch_for_a_slow_source_and_not_for_a_camera() -> None:
+    base = HealthSettings()
+    assert base.for_rate(15.0) == base and base.for_rate(None) == base
+    slow = base.for_rate(0.1)  # a snapshot every 10 s
+    assert slow.offline_after == 35.0 and slow.keyframe_timeout == 35.0
+    assert slow.window == 40.0 and slow.recover_after == 30.0
+    assert slow.low_fps_ratio == base.low_fps_ratio
+
+
+def test_a_snapshot_every_ten_seconds_stays_online() -> None:
+    monitor = StreamMonitor(HealthSettings().for_rate(0.1), nominal_fps=0.1)
+    now = 0.0
+    monitor.connected(now)
+    states = []
+    for index in range(30):
+        now = index * 10.0
+        monitor.on_unit(AccessUnit(b"\xff\xd8jpeg", int(now * VIDEO_CLOCK), True, now))
+        for second in range(10):
+            change = monitor.tick(now + second)
+            if change is not None:
+                states.append(change.state.value)
+    assert "offline" not in states and "degraded" not in states[2:]
