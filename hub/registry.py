@@ -27,11 +27,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.config.models import (
-    CAMERA_URL_SCHEMES,
-    SLUG_PATTERN,
-    Config,
-)
+from hub.config.base import SLUG_PATTERN
+from hub.config.models import CAMERA_URL_SCHEMES, Config
 from hub.credentials import CredentialBox, CredentialError
 from hub.events import CameraAdded, CameraRemoved, CameraUpdated, Event
 from hub.store import Database

@@ -104,6 +104,7 @@ _PLAIN: dict[str, str | None] = {
     "less_than": "must be less than {lt}",
     "less_than_equal": "must be at most {le}",
     "literal_error": None,
+    "enum": None,
     "too_short": None,
     "value_error": None,
 }
@@ -130,6 +131,7 @@ _SHOW_VALUE: dict[str, str] = {
             "less_than",
             "less_than_equal",
             "literal_error",
+            "enum",
             # raised by hub.config.models
             "out_of_range",
             "slug",
@@ -174,7 +176,7 @@ def plain_message(
     value = error_value(error)
     if kind not in _PLAIN:
         message = error["msg"]
-    elif kind == "literal_error":
+    elif kind in ("literal_error", "enum"):
         choices = str(ctx.get("expected", ""))
         head, _, last = choices.rpartition(" or ")
         message = f"must be one of {head}, {last}" if head else f"must be {choices}"

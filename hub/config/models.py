@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import inspect
-import re
 import zoneinfo
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
@@ -20,59 +18,34 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationInfo,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from hub.config.base import (
+    CONFIG_DIR,
+    SKIP_REFERENCES,
+    Lat,
+    Lon,
+    Port,
+    ReferenceProblem,
+    Section,
+    Slug,
+)
 from hub.config.errors import Loc, format_path
+from hub.incidents.routing import (
+    DEFAULT_GROUP_WINDOW,
+    DEFAULT_INHIBITED,
+    EscalationPolicy,
+    IncidentSettings,
+    Responder,
+    Silence,
+    incident_reference_problems,
+)
+from hub.incidents.rules import Duration, EventPattern, Rule
 
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-_SLUG = re.compile(SLUG_PATTERN)
 CAMERA_URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "sim")
-SKIP_REFERENCES = "skip_references"
-"""Validation context key: the loader checks references itself, on the raw data, with lines."""
-CONFIG_DIR = "config_dir"
-"""Validation context key: the folder of the configuration file, for relative paths."""
-
-
-def _check_slug(value: str) -> str:
-    if not _SLUG.match(value):
-        raise PydanticCustomError("slug", "must be a lowercase id of letters, digits, '-' or '_'")
-    return value
-
-
-def _range(low: int, high: int) -> Callable[[Any, ValidatorFunctionWrapHandler], Any]:
-    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        # YAML reads `yes` as true; a coordinate or port of `true` is a mistake, not 1.
-        if isinstance(value, bool):
-            raise PydanticCustomError("number_type", "must be a number")
-        number = handler(value)
-        if not low <= number <= high:
-            raise PydanticCustomError(
-                "out_of_range", "must be between {low} and {high}", {"low": low, "high": high}
-            )
-        return number
-
-    return check
-
-
-Slug = Annotated[
-    str, AfterValidator(_check_slug), Field(json_schema_extra={"pattern": SLUG_PATTERN})
-]
-Lat = Annotated[
-    float, WrapValidator(_range(-90, 90)), Field(json_schema_extra={"minimum": -90, "maximum": 90})
-]
-Lon = Annotated[
-    float,
-    WrapValidator(_range(-180, 180)),
-    Field(json_schema_extra={"minimum": -180, "maximum": 180}),
-]
-Port = Annotated[
-    int, WrapValidator(_range(1, 65535)), Field(json_schema_extra={"minimum": 1, "maximum": 65535})
-]
 
 
 def _plugin_options(value: Any) -> Any:
@@ -93,27 +66,6 @@ PluginOptions = Annotated[
     dict[str, Any], BeforeValidator(_plugin_options), AfterValidator(_check_enabled)
 ]
 """Free options of one plugin; `enabled: false` turns the plugin off."""
-
-
-class Section(BaseModel):
-    """Base of every configuration model: unknown fields are typos, and reported."""
-
-    # pydantic's own error text would quote inputs, passwords among them
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _empty_means_default(cls, data: Any) -> Any:
-        # `cameras:` with every camera commented out is an empty list, not an error.
-        if not isinstance(data, dict):
-            return data
-        return {
-            key: value
-            for key, value in data.items()
-            if value is not None
-            or (field := cls.model_fields.get(key)) is None
-            or field.is_required()
-        }
 
 
 class WebSettings(Section):
@@ -311,30 +263,18 @@ class CameraConfig(Section):
         return self
 
 
-class Responder(Section):
-    """Who receives alerts (Damkar, Satpol PP, PSC 119, ...) and through which channels."""
+class IncidentOptions(Section):
+    """How incidents are grouped and which events an offline camera does not raise."""
 
-    id: Slug
-    name: str
-    channels: list[SecretStr] = Field(
-        default_factory=list, description="Apprise URLs; they carry tokens, so keep them secret."
+    group_window: Duration = Field(
+        DEFAULT_GROUP_WINDOW,
+        description="Incidents at one site within this period form a group; only the first "
+        "alerts at once, the others follow in one summary.",
     )
-    areas: list[str] = Field(default_factory=list)
-    kinds: list[str] = Field(default_factory=list)
-
-
-class Rule(Section):
-    """Which events become incidents, how severe, and who is told."""
-
-    id: Slug
-    name: str | None = None
-    events: list[str] = Field(
-        min_length=1, description="Event types or prefixes, such as camera.offline or camera.*."
+    inhibit_while_offline: list[EventPattern] = Field(
+        default_factory=lambda: list(DEFAULT_INHIBITED),
+        description="Event types that raise no incident while their camera is offline.",
     )
-    cameras: list[str] = Field(default_factory=list, description="Camera ids; empty: every camera.")
-    tags: list[str] = Field(default_factory=list, description="Camera tags; empty: any tag.")
-    severity: Literal["info", "warning", "critical"] = "warning"
-    responders: list[str] = Field(default_factory=list, description="Responder ids to alert.")
 
 
 class Config(Section):
@@ -348,11 +288,36 @@ class Config(Section):
     owners: list[Owner] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
-    responders: list[Responder] = Field(default_factory=list)
-    rules: list[Rule] = Field(default_factory=list)
+    responders: list[Responder] = Field(
+        default_factory=list, description="Who is alerted (Damkar, Satpol PP, PSC 119, ...)."
+    )
+    escalation_policies: list[EscalationPolicy] = Field(
+        default_factory=list, description="Who is alerted next when nobody acknowledges."
+    )
+    rules: list[Rule] = Field(
+        default_factory=list, description="Which events become incidents, and who is told."
+    )
+    silences: list[Silence] = Field(
+        default_factory=list, description="Maintenance windows: incidents recorded, not sent."
+    )
+    incidents: IncidentOptions = Field(default_factory=IncidentOptions)
     plugins: dict[str, PluginOptions] = Field(
         default_factory=dict, description="Options per plugin name; enabled: false turns one off."
     )
+
+    def incident_settings(self) -> IncidentSettings:
+        """Rules, responders, policies and silences as the incident engine takes them."""
+        return IncidentSettings.model_validate(
+            {
+                "rules": self.rules,
+                "responders": self.responders,
+                "escalation_policies": self.escalation_policies,
+                "silences": self.silences,
+                "group_window": self.incidents.group_window,
+                "inhibit_while_offline": self.incidents.inhibit_while_offline,
+            },
+            context={SKIP_REFERENCES: True},  # checked with the whole config already
+        )
 
     # Values read through `!secret`, wherever they ended up, for the log redactor.
     _tagged_secrets: set[str] = PrivateAttr(default_factory=set)
@@ -373,27 +338,14 @@ class Config(Section):
         return self
 
 
-@dataclass(frozen=True)
-class ReferenceProblem:
-    """An id given twice, or an id that names nothing."""
-
-    loc: Loc
-    message: str
-    first: Loc | None = None
-
-    def describe(self, first_at: str | None) -> str:
-        """The message, saying where the first occurrence is ("line 12" or "cameras[0].id")."""
-        return self.message if first_at is None else f"{self.message} (first at {first_at})"
-
-
-_ID_SECTIONS = ("owners", "sites", "cameras", "responders", "rules")
+_ID_SECTIONS = ("owners", "sites", "cameras")
+"""Sections whose ids must be unique; incidents' sections are checked by their own module."""
 # (section, field, section the field refers to, singular name of what it refers to)
 _REFERENCES = (
     ("sites", "owner", "owners", "owner"),
     ("cameras", "owner", "owners", "owner"),
     ("cameras", "site", "sites", "site"),
     ("rules", "cameras", "cameras", "camera"),
-    ("rules", "responders", "responders", "responder"),
 )
 
 
@@ -430,6 +382,7 @@ def reference_problems(data: Mapping[Any, Any]) -> list[ReferenceProblem]:
                     loc = (section, index, field)
                     loc = loc if position is None else (*loc, position)
                     problems.append(ReferenceProblem(loc, f"no {noun} with id '{ident}'"))
+    problems.extend(incident_reference_problems(data))
     return problems
 
 
@@ -468,7 +421,7 @@ def secret_values(config: Config) -> set[str]:
         camera.password.get_secret_value() for camera in config.cameras if camera.password
     )
     values.update(
-        channel.get_secret_value()
+        channel.url.get_secret_value()
         for responder in config.responders
         for channel in responder.channels
     )

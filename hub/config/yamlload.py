@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from hub.config.base import CONFIG_DIR, SKIP_REFERENCES
 from hub.config.errors import (
     ConfigError,
     ConfigIssue,
@@ -25,8 +26,6 @@ from hub.config.errors import (
     plain_message,
 )
 from hub.config.models import (
-    CONFIG_DIR,
-    SKIP_REFERENCES,
     Config,
     field_names_at,
     reference_problems,

@@ -22,8 +22,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from hub.config.base import SKIP_REFERENCES, ReferenceProblem, Section, Slug
 from hub.config.errors import format_path
-from hub.config.models import SKIP_REFERENCES, ReferenceProblem, Section, Slug
 from hub.incidents.rules import Duration, EventPattern, Rule, TimeWindows, in_any_window
 
 DEFAULT_GROUP_WINDOW = 300.0

@@ -19,8 +19,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
+from hub.config.base import Section, Slug
 from hub.config.errors import describe_value
-from hub.config.models import Section, Slug
 from hub.events import Event
 from hub.incidents.model import Severity
 

@@ -36,6 +36,18 @@ def test_pati(tmp_path: Path) -> None:
     assert {"damkar", "satpol-pp"} <= {responder.id for responder in config.responders}
     assert config.rules
     assert "change-me-hikvision" in secret_values(config)
+    # the rules as the incident engine takes them: a night window across midnight in Jakarta
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    settings = config.incident_settings()
+    night = next(rule for rule in settings.rules if rule.id == "tpa-gerbang-malam")
+    jakarta = ZoneInfo(config.hub.timezone)
+    from hub.incidents.rules import in_any_window
+
+    assert in_any_window(night.when, datetime(2026, 11, 24, 23, 30, tzinfo=jakarta), jakarta)
+    assert not in_any_window(night.when, datetime(2026, 11, 24, 12, 0, tzinfo=jakarta), jakarta)
+    assert settings.escalation_policies[0].steps[0].after == 300
 
 
 def test_mojokerto(tmp_path: Path) -> None:

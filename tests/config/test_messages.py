@@ -100,7 +100,7 @@ def test_bad_literal(problems: Problems) -> None:
 def test_bad_severity_lists_every_choice(problems: Problems) -> None:
     assert problems("rules:\n  - id: r\n    events: [tamper]\n    severity: urgent\n") == [
         "pantau.yaml:4: rules[0].severity: "
-        "must be one of 'info', 'warning', 'critical', got 'urgent'"
+        "must be one of 'critical', 'high', 'medium', 'low', 'info', got 'urgent'"
     ]
 
 
@@ -263,7 +263,7 @@ def test_plugin_enabled_must_be_a_boolean(problems: Problems) -> None:
 
 def test_rule_needs_events(problems: Problems) -> None:
     assert problems("rules:\n  - id: r\n    events: []\n") == [
-        "pantau.yaml:3: rules[0].events: must not be empty"
+        "pantau.yaml:3: rules[0].events: must name at least one event type"
     ]
 
 
@@ -339,8 +339,8 @@ def test_every_error_at_once(problems: Problems) -> None:
         "pantau.yaml:31: cameras[2].owner: no owner with id 'diskominfoo'",
         "pantau.yaml:34: cameras[2].lat: must be between -90 and 90, got 191",
         "pantau.yaml:35: cameras[3].id: duplicate id 'alun-alun-1' (first at line 20)",
-        "pantau.yaml:42: rules[0].severity: must be one of 'info', 'warning', 'critical', "
-        "got 'tinggi'",
+        "pantau.yaml:42: rules[0].severity: must be one of 'critical', 'high', 'medium', 'low', "
+        "'info', got 'tinggi'",
         "pantau.yaml:43: rules[0].responders[0]: no responder with id 'damkar'",
         "pantau.yaml:46: plugins.rtsp.enabled: must be true or false, got 'ya'",
     ]

@@ -237,7 +237,10 @@ def test_json_schema_for_editors() -> None:
         "sites",
         "cameras",
         "responders",
+        "escalation_policies",
         "rules",
+        "silences",
+        "incidents",
         "plugins",
     }
     site = schema["$defs"]["Site"]["properties"]

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from hub.config.base import SKIP_REFERENCES
 from hub.config.errors import error_location, format_path, plain_message
-from hub.config.models import SKIP_REFERENCES
 from hub.incidents.routing import (
     IncidentSettings,
     Responder,
