@@ -1,0 +1,209 @@
+"""From the engine's decisions to what the outbox commits: incident rows, history, and jobs.
+
+Pure: given a decision, the roster and the time, `records` says what to commit. Each job's
+idempotency key is derived from the decision (incident, action, step, responder, channel), so a
+decision replayed after a crash queues nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from hub.incidents.lifecycle import (
+    Acknowledge,
+    Decision,
+    Escalate,
+    Incident,
+    Notify,
+    Open,
+    Resolve,
+    Summary,
+    Suppressed,
+    Update,
+)
+from hub.incidents.model import IncidentChange, NotificationJob
+from hub.incidents.routing import Roster
+
+SEVERITY_WORDS = {
+    "id": {
+        "critical": "KRITIS",
+        "high": "TINGGI",
+        "medium": "SEDANG",
+        "low": "RENDAH",
+        "info": "INFO",
+    },
+    "en": {
+        "critical": "CRITICAL",
+        "high": "HIGH",
+        "medium": "MEDIUM",
+        "low": "LOW",
+        "info": "INFO",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One transaction for the outbox: `Outbox.record(change, incident_fields, jobs, ...)`."""
+
+    change: IncidentChange
+    incident_fields: dict[str, Any] | None
+    jobs: tuple[NotificationJob, ...] = ()
+    cancel_pending_for: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def incident_fields(incident: Incident) -> dict[str, Any]:
+    """The incident's columns in the store."""
+    escalation = incident.escalation
+    return {
+        "dedup_key": incident.key,
+        "rule_id": incident.rule_id,
+        "owner_id": incident.owner or "",
+        "camera_id": incident.camera_id,
+        "site_id": incident.site,
+        "state": incident.state.value,
+        "severity": incident.severity.value,
+        "title": incident.title[:200],
+        "summary": incident.message,
+        "data": {"kind": incident.kind, "event_type": incident.event_type},
+        "escalation": (
+            {
+                "policy": escalation.policy,
+                "repeat": escalation.repeat,
+                "levels": [
+                    {"after": level.after, "responders": list(level.responders)}
+                    for level in escalation.levels
+                ],
+            }
+            if escalation is not None
+            else {}
+        ),
+        "escalation_step": incident.steps_done,
+        "acknowledged_at": incident.acknowledged_at,
+        "acknowledged_by": incident.acknowledged_by,
+        "resolved_at": incident.resolved_at,
+        "resolved_by": incident.resolved_by,
+        "count": incident.count,
+    }
+
+
+def _key(*parts: object) -> str:
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:24]
+    return f"pantau-{digest}"
+
+
+def _jobs(
+    incident: Incident,
+    responders: tuple[str, ...],
+    roster: Roster,
+    *,
+    step: str,
+    title: str,
+    body: str,
+    attachment: str | None,
+) -> list[NotificationJob]:
+    jobs = []
+    for responder in responders:
+        for channel in roster.channels(responder):
+            url = channel.url.get_secret_value()
+            jobs.append(
+                NotificationJob(
+                    idempotency_key=_key(incident.id, step, responder, channel.priority, url),
+                    incident_id=incident.id,
+                    responder=responder,
+                    channel_url=url,
+                    title=title,
+                    body=body,
+                    attachment=attachment,
+                    priority=channel.priority,
+                    failover_group=_key(incident.id, step, responder),
+                )
+            )
+    return jobs
+
+
+def message(incident: Incident, language: str = "id", note: str | None = None) -> tuple[str, str]:
+    """The title and body of an alert about `incident`, in Bahasa Indonesia or English."""
+    words = SEVERITY_WORDS.get(language, SEVERITY_WORDS["id"])
+    severity = words.get(incident.severity.value, incident.severity.value.upper())
+    title = f"[{severity}] {incident.title}"
+    lines = [incident.message] if incident.message else []
+    if language == "en":
+        lines.append(f"Since {incident.opened_at:%Y-%m-%d %H:%M} ({incident.count}x)")
+    else:
+        lines.append(f"Sejak {incident.opened_at:%Y-%m-%d %H:%M} ({incident.count}x)")
+    if note:
+        lines.append(note)
+    return title, "\n".join(lines)
+
+
+def records(
+    decision: Decision,
+    roster: Roster,
+    at: datetime,
+    *,
+    language: str = "id",
+    attachment: str | None = None,
+) -> list[Record]:
+    """What to commit for one decision of the incident engine."""
+    if isinstance(decision, Suppressed):
+        return []  # nothing to store: no incident was opened
+    if isinstance(decision, Summary):
+        out = []
+        for incident in decision.incidents:
+            title, body = message(incident, language)
+            out.append(
+                Record(
+                    IncidentChange(
+                        incident.id, decision.action, "hub", at, {"group": decision.group_id}
+                    ),
+                    incident_fields(incident),
+                    tuple(
+                        _jobs(
+                            incident,
+                            decision.notify,
+                            roster,
+                            step=f"summary:{decision.group_id}",
+                            title=title,
+                            body=body,
+                            attachment=None,
+                        )
+                    ),
+                )
+            )
+        return out
+    incident = decision.incident
+    by = "hub"
+    notify: tuple[str, ...] = ()
+    step = decision.action
+    cancel: str | None = None
+    data: dict[str, Any] = {}
+    if isinstance(decision, Open | Update | Notify):
+        notify = decision.notify
+        step = f"{decision.action}:{incident.count}" if isinstance(decision, Update) else "open"
+        by = f"rule:{incident.rule_id}"
+    elif isinstance(decision, Escalate):
+        notify = decision.responders
+        step = f"escalate:{decision.step}"
+        data = {"step": decision.step}
+    elif isinstance(decision, Acknowledge):
+        by = decision.by
+        cancel = incident.id
+    elif isinstance(decision, Resolve):
+        by = decision.by
+        cancel = incident.id
+        data = {"reason": decision.reason}
+    title, body = message(incident, language)
+    jobs = _jobs(incident, notify, roster, step=step, title=title, body=body, attachment=attachment)
+    return [
+        Record(
+            IncidentChange(incident.id, decision.action, by, at, data),
+            incident_fields(incident),
+            tuple(jobs),
+            cancel_pending_for=cancel,
+        )
+    ]

@@ -1,0 +1,68 @@
+"""From the engine's decisions to outbox records: jobs per channel, stable keys, acks cancel."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from hub.incidents.lifecycle import Acknowledge, Escalate, Open
+from hub.incidents.plan import message, records
+from hub.incidents.routing import Responder, Roster
+from tests.incidents.test_lifecycle import MOTION_RULE, RESPONDERS, at, make_engine, motion, of
+
+ROSTER_RESPONDERS = [
+    *RESPONDERS[1:],
+    {
+        "id": "satpol-pp",
+        "name": "Satpol PP",
+        "channels": ["json://127.0.0.1:9/satpol?token=s3cret", "mailto://u:pw@mail.example"],
+    },
+]
+
+
+def roster() -> Roster:
+    responders = [Responder.model_validate(r) for r in ROSTER_RESPONDERS]
+    return Roster(responders, ZoneInfo("Asia/Jakarta"))
+
+
+def test_an_opened_incident_gives_one_job_per_channel_in_failover_order() -> None:
+    engine = make_engine({**MOTION_RULE, "escalation": "standar"})
+    (opened,) = of(Open, engine.handle(motion("tpa-gerbang", at(0)), at(0)))
+    (record,) = records(opened, roster(), at(0))
+    assert record.change.action == "triggered" and record.change.by == "rule:gerak"
+    assert record.incident_fields is not None
+    assert record.incident_fields["state"] == "triggered"
+    assert record.incident_fields["escalation"]["levels"][0]["after"] == 300
+    jobs = record.jobs
+    assert [(j.responder, j.priority) for j in jobs] == [("satpol-pp", 0), ("satpol-pp", 1)]
+    assert len({j.failover_group for j in jobs}) == 1  # one chain: e-mail only if json fails
+    assert len({j.idempotency_key for j in jobs}) == 2
+    # replayed after a crash: the same keys, so the outbox queues nothing twice
+    assert [j.idempotency_key for j in records(opened, roster(), at(0))[0].jobs] == [
+        j.idempotency_key for j in jobs
+    ]
+    # the keys never show the channel's secrets
+    assert all("s3cret" not in j.idempotency_key and "pw" not in j.idempotency_key for j in jobs)
+
+
+def test_escalation_alerts_the_next_level_and_an_ack_cancels_what_is_pending() -> None:
+    engine = make_engine({**MOTION_RULE, "escalation": "standar"})
+    (opened,) = of(Open, engine.handle(motion("tpa-gerbang", at(0)), at(0)))
+    (step,) = of(Escalate, engine.tick(at(5)))
+    (record,) = records(step, roster(), at(5))
+    assert record.change.action == "escalated" and record.change.data == {"step": step.step}
+    assert {j.responder for j in record.jobs} == {"kapolres"}
+    (ack,) = of(Acknowledge, engine.acknowledge(opened.incident.id, "operator-budi", at(7)))
+    (acked,) = records(ack, roster(), at(7))
+    assert acked.change.by == "operator-budi" and acked.jobs == ()
+    assert acked.cancel_pending_for == opened.incident.id
+    assert acked.incident_fields is not None
+    assert acked.incident_fields["acknowledged_by"] == "operator-budi"
+
+
+def test_the_message_is_in_bahasa_indonesia_unless_english_is_asked() -> None:
+    engine = make_engine(MOTION_RULE)
+    (opened,) = of(Open, engine.handle(motion("tpa-gerbang", at(0)), at(0)))
+    title, body = message(opened.incident)
+    assert title.startswith("[SEDANG] ") and "Sejak " in body
+    title, body = message(opened.incident, "en")
+    assert title.startswith("[MEDIUM] ") and "Since " in body
