@@ -14,6 +14,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -145,3 +146,77 @@ class DataUsageRow(Base):
     camera_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     bytes_received: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IncidentRow(Timestamped, Base):
+    """An incident: opened by a rule, repeated, acknowledged and resolved by people."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    # A repeat of the same thing finds its open incident by this key and counts up.
+    dedup_key: Mapped[str] = mapped_column(String(255), unique=True)
+    rule_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    # No foreign keys to owners, sites or cameras: an incident outlives a removed camera.
+    owner_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    camera_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    site_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The escalation policy as it was when the incident opened: a later config edit does not
+    # change whom an open incident reaches.
+    escalation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    acknowledged_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolved_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class IncidentHistoryRow(Base):
+    """One change to an incident, append-only: who did what, when."""
+
+    __tablename__ = "incident_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    at: Mapped[datetime] = mapped_column()
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class NotificationJobRow(Timestamped, Base):
+    """One message to one responder's channel, kept until it is delivered or given up."""
+
+    __tablename__ = "notification_jobs"
+    # The delivery worker's question, asked every few seconds: what is due now?
+    __table_args__ = (
+        Index("ix_notification_jobs_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id"), index=True)
+    responder: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    # The Apprise URL holds tokens and passwords: kept only encrypted (CredentialBox).
+    channel_url_encrypted: Mapped[str] = mapped_column(Text)
+    # The same URL with its secrets masked, for people and logs.
+    channel: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    attachment: Mapped[str | None] = mapped_column(Text)
+    not_before: Mapped[datetime | None] = mapped_column()
+    rate_key: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    failover_group: Mapped[str | None] = mapped_column(String(NAME_LENGTH), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column()
