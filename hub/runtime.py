@@ -15,6 +15,8 @@ from hub.config import Config, secret_values
 from hub.credentials import CredentialBox
 from hub.devices import DeviceEvents
 from hub.events import HubStarted, HubStopping, PluginFailed
+from hub.incidents.outbox import Outbox
+from hub.incidents.service import IncidentService
 from hub.logs import redactor
 from hub.plugins import PluginHost, PluginState
 from hub.registry import Registry
@@ -62,6 +64,8 @@ class Hub:
         self._registry: Registry | None = None
         self.streams: StreamEngine | None = None
         self.devices: DeviceEvents | None = None
+        self.incidents: IncidentService | None = None
+        self._credentials: CredentialBox | None = None
         self.started_at: float | None = None
         self._loaded = False
 
@@ -76,7 +80,7 @@ class Hub:
         if self._registry is None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             await self.db.start()
-            credentials = CredentialBox.from_environment(self.data_dir)
+            credentials = self._credentials = CredentialBox.from_environment(self.data_dir)
             self._registry = Registry(self.db, credentials, self.bus)
         return self._registry
 
@@ -132,6 +136,15 @@ class Hub:
             self.bus, registry.list_cameras, registry.camera_password, lambda: self.vendors
         )
         await self.devices.start()
+        if self.config.rules and self._credentials is not None:
+            self.incidents = IncidentService(
+                self.config,
+                self.bus,
+                Outbox(self.db, self._credentials),
+                registry.list_cameras,
+                self.data_dir / "incidents" / "engine.json",
+            )
+            await self.incidents.start()
         for record in self.plugins.all_records():
             if record.state in (PluginState.FAILED, PluginState.SKIPPED):
                 await self.bus.publish(
@@ -147,6 +160,9 @@ class Hub:
         if self.devices is not None:
             await self.devices.stop()
             self.devices = None
+        if self.incidents is not None:
+            await self.incidents.stop()
+            self.incidents = None
         if self.streams is not None:
             await self.streams.stop()
             self.streams = None

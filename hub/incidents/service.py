@@ -1,0 +1,202 @@
+"""Incidents inside the running hub: events in, incidents and alerts out, nothing lost.
+
+Every event on the bus goes to the `IncidentEngine`; each decision becomes one outbox
+transaction (the incident row, its history, its notification jobs) and an `incident.<action>`
+event; the `DeliveryWorker` sends the jobs. The engine's state (open incidents, conditions being
+timed, escalation plans) is written next to the store after every commit, so that a restart
+carries on with the escalations it had.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from hub.bus import Bus, Subscription
+from hub.events import Event
+from hub.incidents.delivery import DeliveryWorker
+from hub.incidents.lifecycle import Decision, IncidentEngine
+from hub.incidents.outbox import Outbox
+from hub.incidents.plan import records
+from hub.incidents.routing import Roster
+from hub.incidents.rules import CameraFacts
+
+if TYPE_CHECKING:
+    from hub.config import Config
+    from hub.registry import CameraRecord
+
+log = logging.getLogger(__name__)
+
+TICK = 5.0
+"""Seconds between the engine's ticks: escalation steps, durations, group summaries."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class IncidentService:
+    """The incident engine, the outbox and the delivery worker, run together."""
+
+    def __init__(
+        self,
+        config: Config,
+        bus: Bus,
+        outbox: Outbox,
+        cameras: Callable[[], Awaitable[list[CameraRecord]]],
+        state_path: Path,
+        *,
+        worker: DeliveryWorker | None = None,
+        clock: Callable[[], datetime] = _now,
+        language: str = "id",
+    ) -> None:
+        self._settings = config.incident_settings()
+        self._tz = ZoneInfo(config.hub.timezone)
+        self._bus = bus
+        self.outbox = outbox
+        self.worker = worker or DeliveryWorker(outbox)
+        self._cameras = cameras
+        self._facts: dict[str, CameraFacts] = {}
+        self._owner_names = {owner.id: owner.name for owner in config.owners}
+        self._site_names = {site.id: site.name for site in config.sites}
+        self.state_path = state_path
+        self._clock = clock
+        self.language = language
+        self.roster = Roster(self._settings.responders, self._tz)
+        self.engine = self._load_engine()
+        self._lock = asyncio.Lock()
+        self._subscriptions: list[Subscription] = []
+        self._ticker: asyncio.Task[None] | None = None
+
+    # -- running
+
+    async def start(self) -> None:
+        """Learn the cameras, follow the bus, tick, and deliver."""
+        await self._refresh_cameras()
+        self._subscriptions.append(self._bus.subscribe("*", self._on_event, name="incidents"))
+        self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="incidents:tick")
+        await self.worker.start()
+
+    async def stop(self) -> None:
+        """Stop following, finish the current commit, stop delivering."""
+        for subscription in self._subscriptions:
+            await subscription.cancel()
+        self._subscriptions.clear()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        await self.worker.stop()
+
+    async def acknowledge(self, incident_id: str, by: str) -> bool:
+        """`by` takes the incident on; its escalation stops. False if there is nothing to ack."""
+        async with self._lock:
+            decisions = self.engine.acknowledge(incident_id, by, self._clock())
+            await self._commit(decisions)
+        return bool(decisions)
+
+    async def resolve(self, incident_id: str, by: str, reason: str = "resolved") -> bool:
+        """The incident is over. False if the engine holds no such open incident."""
+        async with self._lock:
+            decisions = self.engine.resolve(incident_id, by, self._clock(), reason)
+            await self._commit(decisions)
+        return bool(decisions)
+
+    # -- inside
+
+    def _camera(self, camera_id: str) -> CameraFacts | None:
+        return self._facts.get(camera_id)
+
+    async def _refresh_cameras(self) -> None:
+        facts = {}
+        for camera in await self._cameras():
+            facts[camera.id] = CameraFacts(
+                id=camera.id,
+                name=camera.name,
+                owner=camera.owner,
+                site=camera.site,
+                tags=tuple(camera.tags),
+                owner_name=self._owner_names.get(camera.owner),
+                site_name=self._site_names.get(camera.site) if camera.site else None,
+            )
+        self._facts = facts
+
+    async def _on_event(self, event: Event) -> None:
+        if event.type.startswith("incident."):
+            return
+        if event.type in ("camera.added", "camera.updated", "camera.removed"):
+            await self._refresh_cameras()
+            return
+        async with self._lock:
+            await self._commit(self.engine.handle(event, self._clock()))
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            try:
+                async with self._lock:
+                    await self._commit(self.engine.tick(self._clock()))
+            except Exception:  # a bad tick must not end escalations for good
+                log.exception("incident tick failed")
+
+    async def _commit(self, decisions: list[Decision]) -> None:
+        if not decisions:
+            return
+        at = self._clock()
+        events = []
+        for decision in decisions:
+            for record in records(decision, self.roster, at, language=self.language):
+                await self.outbox.record(
+                    record.change,
+                    record.incident_fields,
+                    record.jobs,
+                    cancel_pending_for=record.cancel_pending_for,
+                )
+                fields = record.incident_fields or {}
+                events.append(
+                    Event(
+                        type=f"incident.{record.change.action}",
+                        camera_id=fields.get("camera_id"),
+                        data={
+                            "incident_id": record.change.incident_id,
+                            "by": record.change.by,
+                            "state": fields.get("state"),
+                            "severity": fields.get("severity"),
+                            "title": fields.get("title"),
+                            "jobs": len(record.jobs),
+                            **record.change.data,
+                        },
+                    )
+                )
+        self._save_engine()
+        for event in events:
+            await self._bus.publish(event)
+
+    def _load_engine(self) -> IncidentEngine:
+        if self.state_path.exists():
+            try:
+                data = json.loads(self.state_path.read_text(encoding="utf-8"))
+                engine = IncidentEngine.from_dict(
+                    data, self._settings, timezone=self._tz, cameras=self._camera
+                )
+                log.info("incident engine resumed with %d open", len(engine.incidents()))
+                return engine
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.error("incident engine state unreadable, starting afresh: %s", exc)
+        return IncidentEngine(self._settings, timezone=self._tz, cameras=self._camera)
+
+    def _save_engine(self) -> None:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.state_path.with_suffix(".tmp")
+        state: dict[str, Any] = self.engine.to_dict()
+        temporary.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(temporary, self.state_path)

@@ -1,0 +1,111 @@
+"""Incidents in the running hub: an event on the bus reaches a responder's receiver, once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from hub.config import Config
+from hub.events import Event, MotionStart
+from hub.runtime import Hub
+from tests.incidents.receivers import WebhookReceiver
+
+
+def city(tmp_path: Path, hook: str) -> Config:
+    return Config.model_validate(
+        {
+            "hub": {"data_dir": str(tmp_path / "var"), "streams": {"enabled": False}},
+            "owners": [{"id": "dlh", "name": "Dinas Lingkungan Hidup", "kind": "opd"}],
+            "sites": [
+                {"id": "tpa", "name": "TPA Sukoharjo", "owner": "dlh", "lat": -6.7, "lon": 111.0}
+            ],
+            "cameras": [
+                {
+                    "id": "tpa-gerbang",
+                    "name": "Gerbang TPA",
+                    "owner": "dlh",
+                    "site": "tpa",
+                    "url": "rtsp://127.0.0.1:9/live",
+                }
+            ],
+            "responders": [{"id": "satpol-pp", "name": "Satpol PP", "channels": [hook]}],
+            "rules": [
+                {
+                    "id": "gerak-gerbang",
+                    "events": ["motion.*"],
+                    "zones": ["gate"],
+                    "severity": "high",
+                    "title": "Gerak di {zone}, {camera}",
+                    "responders": ["satpol-pp"],
+                }
+            ],
+        }
+    )
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    server = WebhookReceiver()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+class Seen:
+    def __init__(self, hub: Hub) -> None:
+        self.events: list[Event] = []
+        self.subscription = hub.bus.subscribe("incident.*", self.keep, name="test:incidents")
+
+    async def keep(self, event: Event) -> None:
+        self.events.append(event)
+
+    async def wait(self, action: str, within: float = 10.0) -> Event:
+        async with asyncio.timeout(within):
+            while True:
+                for event in self.events:
+                    if event.type == f"incident.{action}":
+                        return event
+                await asyncio.sleep(0.05)
+
+
+async def test_motion_in_the_zone_alerts_the_responder_and_ack_is_recorded(
+    tmp_path: Path, receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = Hub(city(tmp_path, receiver.url("json", "satpol?token=Rahasia123abc")))
+    await hub.start()
+    try:
+        assert hub.incidents is not None
+        seen = Seen(hub)
+        motion = MotionStart.create(camera_id="tpa-gerbang", data={"zone": "gate"})
+        await hub.bus.publish(motion)
+        opened = await seen.wait("triggered")
+        assert opened.camera_id == "tpa-gerbang" and opened.data["jobs"] == 1
+        await receiver.wait_for(1)
+        hit = receiver.hits[0]
+        assert hit.title == "[TINGGI] Gerak di gate, Gerbang TPA"
+        assert "Sejak " in hit.message
+        assert hit.reference is not None  # the idempotency key, for receivers to drop repeats
+        incident_id = opened.data["incident_id"]
+        assert await hub.incidents.acknowledge(incident_id, "operator-sari")
+        acked = await seen.wait("acknowledged")
+        assert acked.data["by"] == "operator-sari"
+        # a second motion in the same hour is the same incident, not a new alert
+        await hub.bus.publish(MotionStart.create(camera_id="tpa-gerbang", data={"zone": "gate"}))
+        await seen.wait("updated")
+        await asyncio.sleep(0.5)
+        assert len(receiver.hits) == 1
+        await seen.subscription.cancel()
+    finally:
+        await hub.stop()
+    # a restart carries on with the open incident
+    again = Hub(city(tmp_path, receiver.url("json", "satpol?token=Rahasia123abc")))
+    await again.start()
+    try:
+        assert again.incidents is not None
+        assert [i.id for i in again.incidents.engine.incidents()] == [incident_id]
+    finally:
+        await again.stop()
+    assert "Rahasia123abc" not in caplog.text
