@@ -154,6 +154,12 @@ class DeviceEvents:
             )
 
     async def _registry_changed(self, event: Event) -> None:
+        if event.type == "camera.updated":
+            # new credentials, address or options: the device's session starts afresh
+            async with self._lock:
+                for key, device in list(self._devices.items()):
+                    if event.camera_id in device.cameras.values():
+                        await self._stop(self._devices.pop(key))
         await self.refresh()
 
     @property

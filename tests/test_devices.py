@@ -165,3 +165,40 @@ async def test_refused_credentials_are_retried_slowly_never_hammered(
     finally:
         await hub.stop()
     assert PASSWORD not in caplog.text
+
+
+async def test_new_credentials_restart_the_device_session_at_once(
+    tmp_path: Path, nvr: FakeDevice
+) -> None:
+    from pydantic import SecretStr
+
+    from hub.registry import CameraInput
+
+    city = nvr_city(tmp_path, nvr.port, {})
+    hub = Hub(city)
+    await hub.start()
+    try:
+        await hub.registry.add_camera(
+            CameraInput(
+                id="simpang-15",
+                name="Simpang channel 15",
+                owner="dishub",
+                vendor="hikvision",
+                host="127.0.0.1",
+                port=nvr.port,
+                username=USERNAME,
+                password=SecretStr("an-old-password"),
+                options={"channel": 15},
+            )
+        )
+        for _ in range(100):  # the device refuses the old password within 5 s
+            if nvr.unauthorized:
+                break
+            await asyncio.sleep(0.05)
+        assert nvr.unauthorized >= 1
+        # refused: the hub would wait minutes; the owner fixes the password, and it goes now
+        await hub.registry.update_camera("simpang-15", password=SecretStr(PASSWORD))
+        events = await collect(hub, 1)
+        assert [(e.camera_id, e.type) for e in events] == [("simpang-15", "motion.start")]
+    finally:
+        await hub.stop()
