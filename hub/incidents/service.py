@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+QUEUE = 20_000
+"""Events the engine may fall behind by before the bus drops the oldest (and counts them)."""
 TICK = 5.0
 """Seconds between the engine's ticks: escalation steps, durations, group summaries."""
 
@@ -81,7 +83,18 @@ class IncidentService:
     async def start(self) -> None:
         """Learn the cameras, follow the bus, tick, and deliver."""
         await self._refresh_cameras()
-        self._subscriptions.append(self._bus.subscribe("*", self._on_event, name="incidents"))
+        self._subscriptions.append(
+            self._bus.subscribe(
+                "*",
+                self._on_event,
+                name="incidents",
+                # stats are many and never an incident; the engine's own events come back here
+                filter=lambda event: (
+                    event.type != "stream.stats" and not event.type.startswith("incident.")
+                ),
+                maxsize=QUEUE,
+            )
+        )
         self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="incidents:tick")
         await self.worker.start()
 
