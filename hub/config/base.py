@@ -16,13 +16,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from hub.config.errors import Loc
+from hub.config.errors import Loc, format_path
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _SLUG = re.compile(SLUG_PATTERN)
@@ -101,3 +102,24 @@ class ReferenceProblem:
     def describe(self, first_at: str | None) -> str:
         """The message, saying where the first occurrence is ("line 12" or "cameras[0].id")."""
         return self.message if first_at is None else f"{self.message} (first at {first_at})"
+
+
+def check_references(
+    info: ValidationInfo, data: Any, find: Callable[[Any], list[ReferenceProblem]]
+) -> None:
+    """Raise the reference problems `find` sees in `data`, unless the loader checks them itself.
+
+    For a model's after-validator: the loader (`hub.config.yamlload`) checks references on the
+    raw data, with line numbers, and asks models to skip it through SKIP_REFERENCES.
+    """
+    if (info.context or {}).get(SKIP_REFERENCES):
+        return
+    problems = find(data)
+    if problems:
+        raise ValueError(
+            "; ".join(
+                f"{format_path(problem.loc)}: "
+                + problem.describe(format_path(problem.first) if problem.first else None)
+                for problem in problems
+            )
+        )

@@ -32,18 +32,18 @@ from hub.config.base import (
     ReferenceProblem,
     Section,
     Slug,
+    check_references,
 )
-from hub.config.errors import Loc, format_path
+from hub.config.errors import Loc
 from hub.incidents.routing import (
-    DEFAULT_GROUP_WINDOW,
-    DEFAULT_INHIBITED,
     EscalationPolicy,
+    IncidentOptions,
     IncidentSettings,
     Responder,
     Silence,
     incident_reference_problems,
 )
-from hub.incidents.rules import Duration, EventPattern, Rule
+from hub.incidents.rules import Rule
 
 CAMERA_URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "sim")
 
@@ -263,20 +263,6 @@ class CameraConfig(Section):
         return self
 
 
-class IncidentOptions(Section):
-    """How incidents are grouped and which events an offline camera does not raise."""
-
-    group_window: Duration = Field(
-        DEFAULT_GROUP_WINDOW,
-        description="Incidents at one site within this period form a group; only the first "
-        "alerts at once, the others follow in one summary.",
-    )
-    inhibit_while_offline: list[EventPattern] = Field(
-        default_factory=lambda: list(DEFAULT_INHIBITED),
-        description="Event types that raise no incident while their camera is offline.",
-    )
-
-
 class Config(Section):
     """A whole Pantau configuration."""
 
@@ -324,17 +310,7 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _references_hold(self, info: ValidationInfo) -> Config:
-        if (info.context or {}).get(SKIP_REFERENCES):
-            return self
-        problems = reference_problems(self.model_dump())
-        if problems:
-            raise ValueError(
-                "; ".join(
-                    f"{format_path(problem.loc)}: "
-                    + problem.describe(format_path(problem.first) if problem.first else None)
-                    for problem in problems
-                )
-            )
+        check_references(info, self.model_dump(), reference_problems)
         return self
 
 

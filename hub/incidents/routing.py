@@ -22,8 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from hub.config.base import SKIP_REFERENCES, ReferenceProblem, Section, Slug
-from hub.config.errors import format_path
+from hub.config.base import ReferenceProblem, Section, Slug, check_references
 from hub.incidents.rules import Duration, EventPattern, Rule, TimeWindows, in_any_window
 
 DEFAULT_GROUP_WINDOW = 300.0
@@ -260,13 +259,9 @@ def _before(first: datetime, second: datetime) -> bool:
 # -- the whole incidents configuration ------------------------------------------------------------
 
 
-class IncidentSettings(Section):
-    """Rules, responders, escalation policies and silences, and how incidents are grouped."""
+class IncidentOptions(Section):
+    """How incidents are grouped and which events an offline camera does not raise."""
 
-    rules: list[Rule] = Field(default_factory=list)
-    responders: list[Responder] = Field(default_factory=list)
-    escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
-    silences: list[Silence] = Field(default_factory=list)
     group_window: Duration = Field(
         DEFAULT_GROUP_WINDOW,
         description="Incidents at one site within this period form a group; only the first "
@@ -277,19 +272,18 @@ class IncidentSettings(Section):
         description="Event types that raise no incident while their camera is offline.",
     )
 
+
+class IncidentSettings(IncidentOptions):
+    """Rules, responders, escalation policies and silences, and how incidents are grouped."""
+
+    rules: list[Rule] = Field(default_factory=list)
+    responders: list[Responder] = Field(default_factory=list)
+    escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
+    silences: list[Silence] = Field(default_factory=list)
+
     @model_validator(mode="after")
     def _references_hold(self, info: ValidationInfo) -> IncidentSettings:
-        if (info.context or {}).get(SKIP_REFERENCES):
-            return self
-        problems = incident_reference_problems(self.model_dump())
-        if problems:
-            raise ValueError(
-                "; ".join(
-                    f"{format_path(problem.loc)}: "
-                    + problem.describe(format_path(problem.first) if problem.first else None)
-                    for problem in problems
-                )
-            )
+        check_references(info, self.model_dump(), incident_reference_problems)
         return self
 
 
