@@ -80,14 +80,19 @@ class _Steps:
         self.report.steps.append(ProbeStep(name, None, why))
 
     async def run(
-        self, name: str, action: Callable[[], Awaitable[T]], describe: Callable[[T], str]
+        self,
+        name: str,
+        action: Callable[[], Awaitable[T]],
+        describe: Callable[[T], str],
+        extra_time: float = 0.0,
     ) -> T | None:
         started = time.monotonic()
+        limit = self.timeout + extra_time
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(limit):
                 result = await action()
         except TimeoutError:
-            detail, value, ok = f"no answer within {self.timeout:g} s", None, False
+            detail, value, ok = f"no answer within {limit:g} s", None, False
         except (VendorError, SourceError) as exc:
             detail, value, ok = f"{type(exc).__name__}: {exc}", None, False
         except Exception as exc:  # a plugin bug is a failed step, not a crashed probe
@@ -192,6 +197,7 @@ async def probe_camera(
                             else ""
                         )
                     ),
+                    extra_time=listen,
                 )
                 report.events = [
                     {**asdict(e), "time": e.time.isoformat() if e.time else None}

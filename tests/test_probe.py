@@ -59,14 +59,16 @@ async def test_a_device_is_probed_step_by_step_and_a_dead_stream_says_why(
     device.scripts = [[stream([alert("HikSink.cam.VMD.active")]), "hang"]]
     async with serve(device):
         camera = record(device.port, rtsp_port=closed_port())
+        # listening longer than a step may take: the events step gets its listening time
         report = await probe_camera(
-            camera, PASSWORD, HikvisionVendor(), tmp_path, listen=1.0, step_timeout=5
+            camera, PASSWORD, HikvisionVendor(), tmp_path, listen=2.5, step_timeout=2
         )
     steps = {step.name: step for step in report.steps}
     assert steps["device"].ok and "Hikvision" in steps["device"].detail
     assert steps["streams"].ok and report.streams
     assert steps["snapshot"].ok and steps["snapshot"].detail.startswith("JPEG 64x48")
     assert steps["events"].ok and "motion start" in steps["events"].detail
+    assert steps["events"].detail.startswith("1 in 2.5 s")
     assert report.events and report.events[0]["kind"] == "motion"
     assert steps["stream"].ok is False and "refused" in steps["stream"].detail.lower()
     assert not report.ok
