@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from hub.incidents.lifecycle import (
@@ -126,16 +126,22 @@ def _jobs(
     return jobs
 
 
-def message(incident: Incident, language: str = "id", note: str | None = None) -> tuple[str, str]:
-    """The title and body of an alert about `incident`, in Bahasa Indonesia or English."""
+def message(
+    incident: Incident, language: str = "id", tz: tzinfo = UTC, note: str | None = None
+) -> tuple[str, str]:
+    """The title and body of an alert about `incident`, in Bahasa Indonesia or English.
+
+    Times are in the hub's time zone, with its name (WIB, WITA, WIT): responders read local time.
+    """
     words = SEVERITY_WORDS.get(language, SEVERITY_WORDS["id"])
     severity = words.get(incident.severity.value, incident.severity.value.upper())
     title = f"[{severity}] {incident.title}"
     lines = [incident.message] if incident.message else []
+    since = incident.opened_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
     if language == "en":
-        lines.append(f"Since {incident.opened_at:%Y-%m-%d %H:%M} ({incident.count}x)")
+        lines.append(f"Since {since} ({incident.count}x)")
     else:
-        lines.append(f"Sejak {incident.opened_at:%Y-%m-%d %H:%M} ({incident.count}x)")
+        lines.append(f"Sejak {since} ({incident.count}x)")
     if note:
         lines.append(note)
     return title, "\n".join(lines)
@@ -147,6 +153,7 @@ def records(
     at: datetime,
     *,
     language: str = "id",
+    tz: tzinfo = UTC,
     attachment: str | None = None,
 ) -> list[Record]:
     """What to commit for one decision of the incident engine."""
@@ -155,7 +162,7 @@ def records(
     if isinstance(decision, Summary):
         out = []
         for incident in decision.incidents:
-            title, body = message(incident, language)
+            title, body = message(incident, language, tz)
             out.append(
                 Record(
                     IncidentChange(
@@ -197,7 +204,7 @@ def records(
         by = decision.by
         cancel = incident.id
         data = {"reason": decision.reason}
-    title, body = message(incident, language)
+    title, body = message(incident, language, tz)
     jobs = _jobs(incident, notify, roster, step=step, title=title, body=body, attachment=attachment)
     return [
         Record(

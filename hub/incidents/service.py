@@ -167,7 +167,7 @@ class IncidentService:
         at = self._clock()
         events = []
         for decision in decisions:
-            for record in records(decision, self.roster, at, language=self.language):
+            for record in records(decision, self.roster, at, language=self.language, tz=self._tz):
                 await self.outbox.record(
                     record.change,
                     record.incident_fields,

@@ -62,7 +62,8 @@ def test_escalation_alerts_the_next_level_and_an_ack_cancels_what_is_pending() -
 def test_the_message_is_in_bahasa_indonesia_unless_english_is_asked() -> None:
     engine = make_engine(MOTION_RULE)
     (opened,) = of(Open, engine.handle(motion("tpa-gerbang", at(0)), at(0)))
-    title, body = message(opened.incident)
-    assert title.startswith("[SEDANG] ") and "Sejak " in body
+    title, body = message(opened.incident, tz=ZoneInfo("Asia/Jakarta"))
+    assert title.startswith("[SEDANG] ")
+    assert "Sejak 2025-03-07 22:00 WIB (1x)" in body  # 15:00 UTC, read in Jakarta
     title, body = message(opened.incident, "en")
     assert title.startswith("[MEDIUM] ") and "Since " in body
