@@ -143,6 +143,7 @@ class Hub:
                 Outbox(self.db, self._credentials),
                 registry.list_cameras,
                 self.data_dir / "incidents" / "engine.json",
+                snapshot=self._snapshot_jpeg,
             )
             await self.incidents.start()
         for record in self.plugins.all_records():
@@ -171,6 +172,11 @@ class Hub:
         await self.db.close()
         self._registry = None
         self.started_at = None
+
+    def _snapshot_jpeg(self, camera_id: str) -> bytes | None:
+        """A camera's latest JPEG from the keyframe cache, for alerts; None without one."""
+        snapshot = self.streams.snapshot(camera_id) if self.streams is not None else None
+        return snapshot.jpeg if snapshot is not None else None
 
     def _stream_engine(self) -> StreamEngine:
         settings = self.config.hub.streams

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -23,11 +23,12 @@ from zoneinfo import ZoneInfo
 from hub.bus import Bus, Subscription
 from hub.events import Event
 from hub.incidents.delivery import DeliveryWorker
-from hub.incidents.lifecycle import Decision, IncidentEngine
+from hub.incidents.lifecycle import Decision, Escalate, IncidentEngine, Notify, Open, Update
 from hub.incidents.outbox import Outbox
 from hub.incidents.plan import records
 from hub.incidents.routing import Roster
 from hub.incidents.rules import CameraFacts
+from hub.incidents.spool import Spool
 
 if TYPE_CHECKING:
     from hub.config import Config
@@ -37,6 +38,10 @@ log = logging.getLogger(__name__)
 
 QUEUE = 20_000
 """Events the engine may fall behind by before the bus drops the oldest (and counts them)."""
+SPOOL_KEEP = timedelta(days=1)
+"""Snapshots no pending job needs are deleted after this long."""
+PRUNE_EVERY = 120
+"""Ticks between spool prunings (ten minutes)."""
 TICK = 5.0
 """Seconds between the engine's ticks: escalation steps, durations, group summaries."""
 
@@ -57,6 +62,7 @@ class IncidentService:
         state_path: Path,
         *,
         worker: DeliveryWorker | None = None,
+        snapshot: Callable[[str], bytes | None] | None = None,
         clock: Callable[[], datetime] = _now,
         language: str = "id",
     ) -> None:
@@ -70,6 +76,10 @@ class IncidentService:
         self._owner_names = {owner.id: owner.name for owner in config.owners}
         self._site_names = {site.id: site.name for site in config.sites}
         self.state_path = state_path
+        self._snapshot = snapshot
+        self.spool = Spool(state_path.parent / "spool")
+        """The snapshots attached to alerts, by path (some Apprise services cannot attach
+        from memory); pruned once no pending job needs them."""
         self._clock = clock
         self.language = language
         self.roster = Roster(self._settings.responders, self._tz)
@@ -153,11 +163,15 @@ class IncidentService:
             await self._commit(self.engine.handle(event, self._clock()))
 
     async def _tick(self) -> None:
+        ticks = 0
         while True:
             await asyncio.sleep(TICK)
             try:
                 async with self._lock:
                     await self._commit(self.engine.tick(self._clock()))
+                ticks += 1
+                if ticks % PRUNE_EVERY == 0:
+                    await self._prune_spool()
             except Exception:  # a bad tick must not end escalations for good
                 log.exception("incident tick failed")
 
@@ -167,7 +181,15 @@ class IncidentService:
         at = self._clock()
         events = []
         for decision in decisions:
-            for record in records(decision, self.roster, at, language=self.language, tz=self._tz):
+            attachment = await self._picture(decision)
+            for record in records(
+                decision,
+                self.roster,
+                at,
+                language=self.language,
+                tz=self._tz,
+                attachment=attachment,
+            ):
                 await self.outbox.record(
                     record.change,
                     record.incident_fields,
@@ -193,6 +215,26 @@ class IncidentService:
         self._save_engine()
         for event in events:
             await self._bus.publish(event)
+
+    async def _picture(self, decision: Decision) -> str | None:
+        """The camera's latest snapshot, spooled, for a decision that alerts someone."""
+        if self._snapshot is None or not isinstance(decision, Open | Update | Notify | Escalate):
+            return None
+        camera_id = decision.incident.camera_id
+        if camera_id is None:
+            return None
+        try:
+            jpeg = self._snapshot(camera_id)
+            if jpeg is None:
+                return None
+            return str(await self.spool.write(jpeg))
+        except Exception:  # no picture is no reason to hold an alert back
+            log.exception("could not spool the snapshot of %s", camera_id)
+            return None
+
+    async def _prune_spool(self) -> None:
+        keep = await self.outbox.attachments_in_use()
+        await self.spool.prune(keep, SPOOL_KEEP)
 
     def _load_engine(self) -> IncidentEngine:
         if self.state_path.exists():

@@ -12,6 +12,7 @@ from hub.config import Config
 from hub.events import Event, MotionStart
 from hub.runtime import Hub
 from tests.incidents.receivers import WebhookReceiver
+from tests.plugins.hikvision.device import jpeg
 
 
 def city(tmp_path: Path, hook: str) -> Config:
@@ -79,6 +80,9 @@ async def test_motion_in_the_zone_alerts_the_responder_and_ack_is_recorded(
     try:
         assert hub.incidents is not None
         seen = Seen(hub)
+        picture = jpeg(96, 64)
+        # as the keyframe cache would hold it (streams are off in this test)
+        hub.incidents._snapshot = lambda camera_id: picture if camera_id == "tpa-gerbang" else None
         motion = MotionStart.create(camera_id="tpa-gerbang", data={"zone": "gate"})
         await hub.bus.publish(motion)
         opened = await seen.wait("triggered")
@@ -86,7 +90,8 @@ async def test_motion_in_the_zone_alerts_the_responder_and_ack_is_recorded(
         await receiver.wait_for(1)
         hit = receiver.hits[0]
         assert hit.title == "[TINGGI] Gerak di gate, Gerbang TPA"
-        assert "Sejak " in hit.message
+        assert "Sejak " in hit.message and " WIB " in hit.message
+        assert list(hit.attachments.values()) == [picture]  # attached from the spool, intact
         assert hit.reference is not None  # the idempotency key, for receivers to drop repeats
         incident_id = opened.data["incident_id"]
         assert await hub.incidents.acknowledge(incident_id, "operator-sari")
