@@ -345,6 +345,45 @@ def cameras_remove(camera_id: str, config_path: str | None) -> None:
     click.echo(f"removed camera {camera_id}")
 
 
+@main.group()
+def incidents() -> None:
+    """Incidents: what rules raised, who was alerted, who took them on."""
+
+
+@incidents.command("list")
+@config_option
+@click.option(
+    "--state",
+    type=click.Choice(["triggered", "acknowledged", "resolved"]),
+    help="Only incidents in this state.",
+)
+@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def incidents_list(config_path: str | None, state: str | None, limit: int, as_json: bool) -> None:
+    """List incidents from the store, newest first."""
+    from hub.incidents.outbox import Outbox
+    from hub.runtime import Hub
+
+    async def go() -> list[dict[str, Any]]:
+        hub = Hub(_load(config_path))
+        try:
+            await hub.open_store()
+            return await Outbox(hub.db, hub.credentials).incidents(state, limit)
+        finally:
+            await hub.db.close()
+
+    items = _run(go())
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    rows = [
+        (i["opened"][:16], i["state"], i["severity"], i["camera"], i["count"], i["title"])
+        for i in items
+    ]
+    click.echo(_table(rows, ["OPENED (UTC)", "STATE", "SEVERITY", "CAMERA", "COUNT", "TITLE"]))
+    click.echo(f"{len(items)} incident{'s' if len(items) != 1 else ''}")
+
+
 @main.command("probe")
 @click.argument("camera_id")
 @config_option

@@ -85,6 +85,13 @@ class Hub:
         return self._registry
 
     @property
+    def credentials(self) -> CredentialBox:
+        """The key that encrypts camera passwords and channel URLs; once the store is open."""
+        if self._credentials is None:
+            raise RuntimeError("the store is not open yet")
+        return self._credentials
+
+    @property
     def registry(self) -> Registry:
         """The camera registry; available once the hub (or its store) has started."""
         if self._registry is None:
@@ -136,11 +143,11 @@ class Hub:
             self.bus, registry.list_cameras, registry.camera_password, lambda: self.vendors
         )
         await self.devices.start()
-        if self.config.rules and self._credentials is not None:
+        if self.config.rules:
             self.incidents = IncidentService(
                 self.config,
                 self.bus,
-                Outbox(self.db, self._credentials),
+                Outbox(self.db, self.credentials),
                 registry.list_cameras,
                 self.data_dir / "incidents" / "engine.json",
                 snapshot=self._snapshot_jpeg,

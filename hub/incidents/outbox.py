@@ -279,6 +279,30 @@ class Outbox:
             rows = await session.execute(select(Job.state, func.count()).group_by(Job.state))
             return {JobState(state): count for state, count in rows}
 
+    async def incidents(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest incidents (newest first), or those in `state`, as JSON-ready rows."""
+        query = select(IncidentRow).order_by(IncidentRow.created_at.desc()).limit(limit)
+        if state is not None:
+            query = query.where(IncidentRow.state == state)
+        async with self._db.session() as session:
+            rows = (await session.scalars(query)).all()
+        return [
+            {
+                "id": row.id,
+                "state": row.state,
+                "severity": row.severity,
+                "title": row.title,
+                "rule": row.rule_id,
+                "camera": row.camera_id,
+                "site": row.site_id,
+                "count": row.count,
+                "opened": row.created_at.isoformat(),
+                "acknowledged_by": row.acknowledged_by,
+                "resolved_by": row.resolved_by,
+            }
+            for row in rows
+        ]
+
     async def attachments_in_use(self) -> set[str]:
         """Paths of attachments that jobs not yet finished still need (keep them spooled)."""
         async with self._db.session() as session:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from hub.cli import main
 from hub.config import Config
 from hub.events import Event, MotionStart
 from hub.runtime import Hub
@@ -16,35 +20,37 @@ from tests.plugins.hikvision.device import jpeg
 
 
 def city(tmp_path: Path, hook: str) -> Config:
-    return Config.model_validate(
-        {
-            "hub": {"data_dir": str(tmp_path / "var"), "streams": {"enabled": False}},
-            "owners": [{"id": "dlh", "name": "Dinas Lingkungan Hidup", "kind": "opd"}],
-            "sites": [
-                {"id": "tpa", "name": "TPA Sukoharjo", "owner": "dlh", "lat": -6.7, "lon": 111.0}
-            ],
-            "cameras": [
-                {
-                    "id": "tpa-gerbang",
-                    "name": "Gerbang TPA",
-                    "owner": "dlh",
-                    "site": "tpa",
-                    "url": "rtsp://127.0.0.1:9/live",
-                }
-            ],
-            "responders": [{"id": "satpol-pp", "name": "Satpol PP", "channels": [hook]}],
-            "rules": [
-                {
-                    "id": "gerak-gerbang",
-                    "events": ["motion.*"],
-                    "zones": ["gate"],
-                    "severity": "high",
-                    "title": "Gerak di {zone}, {camera}",
-                    "responders": ["satpol-pp"],
-                }
-            ],
-        }
-    )
+    return Config.model_validate(city_data(tmp_path, hook))
+
+
+def city_data(tmp_path: Path, hook: str) -> dict[str, Any]:
+    return {
+        "hub": {"data_dir": str(tmp_path / "var"), "streams": {"enabled": False}},
+        "owners": [{"id": "dlh", "name": "Dinas Lingkungan Hidup", "kind": "opd"}],
+        "sites": [
+            {"id": "tpa", "name": "TPA Sukoharjo", "owner": "dlh", "lat": -6.7, "lon": 111.0}
+        ],
+        "cameras": [
+            {
+                "id": "tpa-gerbang",
+                "name": "Gerbang TPA",
+                "owner": "dlh",
+                "site": "tpa",
+                "url": "rtsp://127.0.0.1:9/live",
+            }
+        ],
+        "responders": [{"id": "satpol-pp", "name": "Satpol PP", "channels": [hook]}],
+        "rules": [
+            {
+                "id": "gerak-gerbang",
+                "events": ["motion.*"],
+                "zones": ["gate"],
+                "severity": "high",
+                "title": "Gerak di {zone}, {camera}",
+                "responders": ["satpol-pp"],
+            }
+        ],
+    }
 
 
 @pytest.fixture
@@ -114,3 +120,12 @@ async def test_motion_in_the_zone_alerts_the_responder_and_ack_is_recorded(
     finally:
         await again.stop()
     assert "Rahasia123abc" not in caplog.text
+    # the store answers `pantau incidents list`, with the hub stopped
+    config_file = tmp_path / "city.yaml"
+    config_file.write_text(json.dumps(city_data(tmp_path, "json://127.0.0.1:9/x")))
+    arguments = ["incidents", "list", "-c", str(config_file), "--json"]
+    listed = await asyncio.to_thread(CliRunner().invoke, main, arguments)  # it runs its own loop
+    assert listed.exit_code == 0, listed.output
+    (row,) = json.loads(listed.stdout)
+    assert row["id"] == incident_id and row["state"] == "acknowledged" and row["count"] == 2
+    assert row["acknowledged_by"] == "operator-sari" and row["title"].startswith("Gerak di gate")
