@@ -135,15 +135,9 @@ class Hub:
         for problem in self.camera_problems():
             log.error(problem)
         await self.plugins.setup_all(self)
-        if self.config.hub.streams.enabled:
-            self.streams = self._stream_engine()
-            await self.streams.start()
         registry = self.registry
-        self.devices = DeviceEvents(
-            self.bus, registry.list_cameras, registry.camera_password, lambda: self.vendors
-        )
-        await self.devices.start()
         if self.config.rules:
+            # Before anything that raises events: a camera already down at boot is an incident.
             self.incidents = IncidentService(
                 self.config,
                 self.bus,
@@ -153,6 +147,13 @@ class Hub:
                 snapshot=self._snapshot_jpeg,
             )
             await self.incidents.start()
+        if self.config.hub.streams.enabled:
+            self.streams = self._stream_engine()
+            await self.streams.start()
+        self.devices = DeviceEvents(
+            self.bus, registry.list_cameras, registry.camera_password, lambda: self.vendors
+        )
+        await self.devices.start()
         for record in self.plugins.all_records():
             if record.state in (PluginState.FAILED, PluginState.SKIPPED):
                 await self.bus.publish(

@@ -209,6 +209,25 @@ class Outbox:
             rows = list(await session.scalars(query))
         return [self._claimed(row) for row in rows]
 
+    async def reclaim(self, now: datetime | None = None) -> int:
+        """Make every job still marked as being sent due again at once; how many.
+
+        For a hub starting up, which runs the only delivery worker: a job left "sending" was
+        being sent by this hub's previous run (killed, or the machine lost power) and may or
+        may not have arrived. Sent again, with the same idempotency key, it arrives at least
+        once, without waiting for its lease to run out.
+        """
+        async with self._db.session() as session, session.begin():
+            result = await session.execute(
+                update(Job)
+                .where(Job.state == JobState.SENDING)
+                .values(lease_until=now or utcnow(), updated_at=utcnow())
+            )
+        count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            self._changed()
+        return count
+
     async def release(self, job_id: int, until: datetime | None = None) -> None:
         """Hand a claimed job back unsent: not an attempt; due again at `until`, else as it was."""
         values: dict[str, Any] = {

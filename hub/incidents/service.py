@@ -106,6 +106,9 @@ class IncidentService:
             )
         )
         self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="incidents:tick")
+        interrupted = await self.outbox.reclaim()
+        if interrupted:
+            log.warning("%d alerts were on their way when the hub stopped: resent", interrupted)
         await self.worker.start()
 
     async def stop(self) -> None:

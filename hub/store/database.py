@@ -37,6 +37,12 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
 def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Write-ahead logging: readers never block a writer's commit, nor the writer them. In the
+    # default rollback journal a query still reading (the registry, the API) holds a commit of
+    # the outbox until the busy timeout, and "database is locked" loses a delivery's result.
+    # Durable against a killed process; synchronous stays FULL against power loss.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
