@@ -99,6 +99,9 @@ class HubSettings(Section):
 
     name: str = Field("Pantau", description="Shown in the dashboard title and in alerts.")
     timezone: str = Field("Asia/Jakarta", description="IANA time zone, such as Asia/Makassar.")
+    language: Literal["id", "en"] = Field(
+        "id", description="Language of alerts: id (Bahasa Indonesia) or en (English)."
+    )
     web: WebSettings = Field(default_factory=WebSettings)
     data_dir: Path = Field(
         Path("var"), description="Folder for the database, snapshots and clips (relative: to cwd)."

@@ -8,6 +8,7 @@ decision replayed after a crash queues nothing twice.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -127,7 +128,11 @@ def _jobs(
 
 
 def message(
-    incident: Incident, language: str = "id", tz: tzinfo = UTC, note: str | None = None
+    incident: Incident,
+    language: str = "id",
+    tz: tzinfo = UTC,
+    note: str | None = None,
+    place: str | None = None,
 ) -> tuple[str, str]:
     """The title and body of an alert about `incident`, in Bahasa Indonesia or English.
 
@@ -137,6 +142,8 @@ def message(
     severity = words.get(incident.severity.value, incident.severity.value.upper())
     title = f"[{severity}] {incident.title}"
     lines = [incident.message] if incident.message else []
+    if place:
+        lines.append(f"{'Place' if language == 'en' else 'Lokasi'}: {place}")
     since = incident.opened_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
     if language == "en":
         lines.append(f"Since {since} ({incident.count}x)")
@@ -147,6 +154,24 @@ def message(
     return title, "\n".join(lines)
 
 
+def _place(incident: Incident, places: Mapping[str, str] | None) -> str | None:
+    if places is None or incident.camera_id is None:
+        return None
+    return places.get(incident.camera_id)
+
+
+def place_of(
+    name: str | None, address: str | None, lat: float | None, lon: float | None
+) -> str | None:
+    """Where a camera stands, as an alert says it: site, address and a map link."""
+    parts = [part for part in (name, address) if part]
+    if lat is not None and lon is not None:
+        parts.append(
+            f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=18/{lat:.6f}/{lon:.6f}"
+        )
+    return ", ".join(parts) or None
+
+
 def records(
     decision: Decision,
     roster: Roster,
@@ -155,6 +180,7 @@ def records(
     language: str = "id",
     tz: tzinfo = UTC,
     attachment: str | None = None,
+    places: Mapping[str, str] | None = None,
 ) -> list[Record]:
     """What to commit for one decision of the incident engine."""
     if isinstance(decision, Suppressed):
@@ -162,7 +188,7 @@ def records(
     if isinstance(decision, Summary):
         out = []
         for incident in decision.incidents:
-            title, body = message(incident, language, tz)
+            title, body = message(incident, language, tz, place=_place(incident, places))
             out.append(
                 Record(
                     IncidentChange(
@@ -204,7 +230,7 @@ def records(
         by = decision.by
         cancel = incident.id
         data = {"reason": decision.reason}
-    title, body = message(incident, language, tz)
+    title, body = message(incident, language, tz, place=_place(incident, places))
     jobs = _jobs(incident, notify, roster, step=step, title=title, body=body, attachment=attachment)
     return [
         Record(

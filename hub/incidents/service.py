@@ -25,7 +25,7 @@ from hub.events import Event
 from hub.incidents.delivery import DeliveryWorker
 from hub.incidents.lifecycle import Decision, Escalate, IncidentEngine, Notify, Open, Update
 from hub.incidents.outbox import Outbox
-from hub.incidents.plan import records
+from hub.incidents.plan import place_of, records
 from hub.incidents.routing import Roster
 from hub.incidents.rules import CameraFacts
 from hub.incidents.spool import Spool
@@ -64,7 +64,7 @@ class IncidentService:
         worker: DeliveryWorker | None = None,
         snapshot: Callable[[str], bytes | None] | None = None,
         clock: Callable[[], datetime] = _now,
-        language: str = "id",
+        language: str | None = None,
     ) -> None:
         self._settings = config.incident_settings()
         self._tz = ZoneInfo(config.hub.timezone)
@@ -81,7 +81,9 @@ class IncidentService:
         """The snapshots attached to alerts, by path (some Apprise services cannot attach
         from memory); pruned once no pending job needs them."""
         self._clock = clock
-        self.language = language
+        self.language = language or config.hub.language
+        self._sites = {site.id: site for site in config.sites}
+        self._places: dict[str, str] = {}
         self.roster = Roster(self._settings.responders, self._tz)
         self.engine = self._load_engine()
         self._lock = asyncio.Lock()
@@ -144,7 +146,8 @@ class IncidentService:
 
     async def _refresh_cameras(self) -> None:
         facts = {}
-        for camera in await self._cameras():
+        cameras = await self._cameras()
+        for camera in cameras:
             facts[camera.id] = CameraFacts(
                 id=camera.id,
                 name=camera.name,
@@ -155,6 +158,18 @@ class IncidentService:
                 site_name=self._site_names.get(camera.site) if camera.site else None,
             )
         self._facts = facts
+        places = {}
+        for camera in cameras:
+            site = self._sites.get(camera.site) if camera.site else None
+            place = place_of(
+                site.name if site else None,
+                site.address if site else None,
+                camera.lat if camera.lat is not None else (site.lat if site else None),
+                camera.lon if camera.lon is not None else (site.lon if site else None),
+            )
+            if place is not None:
+                places[camera.id] = place
+        self._places = places
 
     async def _on_event(self, event: Event) -> None:
         if event.type.startswith("incident."):
@@ -192,6 +207,7 @@ class IncidentService:
                 language=self.language,
                 tz=self._tz,
                 attachment=attachment,
+                places=self._places,
             ):
                 await self.outbox.record(
                     record.change,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from hub.incidents.lifecycle import Acknowledge, Escalate, Open
-from hub.incidents.plan import message, records
+from hub.incidents.plan import message, place_of, records
 from hub.incidents.routing import Responder, Roster
 from tests.incidents.test_lifecycle import MOTION_RULE, RESPONDERS, at, make_engine, motion, of
 
@@ -67,3 +67,15 @@ def test_the_message_is_in_bahasa_indonesia_unless_english_is_asked() -> None:
     assert "Sejak 2025-03-07 22:00 WIB (1x)" in body  # 15:00 UTC, read in Jakarta
     title, body = message(opened.incident, "en")
     assert title.startswith("[MEDIUM] ") and "Since " in body
+
+
+def test_the_place_names_the_site_and_links_a_map() -> None:
+    assert place_of("TPA Sukoharjo", "Jl. Raya Pati-Gembong", -6.7, 111.05) == (
+        "TPA Sukoharjo, Jl. Raya Pati-Gembong, "
+        "https://www.openstreetmap.org/?mlat=-6.700000&mlon=111.050000#map=18/-6.700000/111.050000"
+    )
+    assert place_of(None, None, None, None) is None
+    engine = make_engine(MOTION_RULE)
+    (opened,) = of(Open, engine.handle(motion("tpa-gerbang", at(0)), at(0)))
+    _, body = message(opened.incident, "en", place="TPA Sukoharjo")
+    assert "Place: TPA Sukoharjo" in body

@@ -97,6 +97,10 @@ async def test_motion_in_the_zone_alerts_the_responder_and_ack_is_recorded(
         hit = receiver.hits[0]
         assert hit.title == "[TINGGI] Gerak di gate, Gerbang TPA"
         assert "Sejak " in hit.message and " WIB " in hit.message
+        assert (
+            "Lokasi: TPA Sukoharjo, https://www.openstreetmap.org/?mlat=-6.700000&mlon=111.000000"
+            in hit.message
+        )
         assert list(hit.attachments.values()) == [picture]  # attached from the spool, intact
         assert hit.reference is not None  # the idempotency key, for receivers to drop repeats
         incident_id = opened.data["incident_id"]
