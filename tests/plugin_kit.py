@@ -1,4 +1,5 @@
-"""Builds throwaway plugins on disk, as built-ins, folder plugins or installed entry points."""
+"""Builds throwaway plugins on disk, as built-ins, folder plugins or installed entry points;
+and registry camera records for vendor plugins' tests."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import textwrap
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from hub.plugins import PluginHost
+from hub.registry import CameraRecord, CameraSource
 
 
 def manifest_toml(name: str, **fields: object) -> str:
@@ -113,3 +117,30 @@ def open_lab(tmp_path: Path) -> Iterator[PluginLab]:
         import importlib
 
         importlib.invalidate_caches()
+
+
+def camera_record(**fields: Any) -> CameraRecord:
+    """A config camera as the registry gives it to a vendor; `fields` override the defaults."""
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {
+        "id": "kamera",
+        "name": "Kamera",
+        "owner": "dishub",
+        "site": None,
+        "vendor": "rtsp",
+        "url": None,
+        "host": None,
+        "port": None,
+        "username": None,
+        "has_password": False,
+        "lat": None,
+        "lon": None,
+        "tags": (),
+        "enabled": True,
+        "options": {},
+        "source": CameraSource.CONFIG,
+        "created_at": now,
+        "updated_at": now,
+        **fields,
+    }
+    return CameraRecord(**values)

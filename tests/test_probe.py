@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -11,44 +10,27 @@ from click.testing import CliRunner
 
 from hub.cli import main
 from hub.probe import probe_camera
-from hub.registry import CameraRecord, CameraSource
+from hub.registry import CameraRecord
 from plugins.hikvision.camera import HikvisionVendor
+from tests.plugin_kit import camera_record
 from tests.plugins.hikvision.device import PASSWORD, USERNAME, FakeDevice, camera_answers, serve
 from tests.plugins.hikvision.wire import alert, stream
+from tests.test_running import free_port  # nothing listens on it once it is returned
 
 ROOT = Path(__file__).resolve().parent.parent
 FOOTAGE = ROOT / "tests" / "fixtures" / "media" / "car-detection.mp4"
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def record(port: int, **options: object) -> CameraRecord:
-    from datetime import UTC, datetime
-
-    now = datetime.now(UTC)
-    return CameraRecord(
+    return camera_record(
         id="gerbang-timur",
         name="Gerbang Timur",
-        owner="dishub",
-        site=None,
         vendor="hikvision",
-        url=None,
         host="127.0.0.1",
         port=port,
         username=USERNAME,
         has_password=True,
-        lat=None,
-        lon=None,
-        tags=(),
-        enabled=True,
         options=options,
-        source=CameraSource.CONFIG,
-        created_at=now,
-        updated_at=now,
     )
 
 
@@ -58,7 +40,7 @@ async def test_a_device_is_probed_step_by_step_and_a_dead_stream_says_why(
     device = camera_answers(FakeDevice())
     device.scripts = [[stream([alert("HikSink.cam.VMD.active")]), "hang"]]
     async with serve(device):
-        camera = record(device.port, rtsp_port=closed_port())
+        camera = record(device.port, rtsp_port=free_port())
         # listening longer than a step may take: the events step gets its listening time
         report = await probe_camera(
             camera, PASSWORD, HikvisionVendor(), tmp_path, listen=2.5, step_timeout=2
@@ -82,7 +64,7 @@ async def test_wrong_credentials_fail_the_device_steps_without_showing_them(
     device = camera_answers(FakeDevice(password="something-else"))
     async with serve(device):
         report = await probe_camera(
-            record(device.port, rtsp_port=closed_port()),
+            record(device.port, rtsp_port=free_port()),
             PASSWORD,
             HikvisionVendor(),
             tmp_path,
@@ -103,7 +85,7 @@ owners:
   - {{id: dishub, name: Dinas Perhubungan, kind: opd}}
 cameras:
   - {{id: rekaman, name: Rekaman, owner: dishub, url: "file://{FOOTAGE}"}}
-  - {{id: mati, name: Mati, owner: dishub, url: "rtsp://127.0.0.1:{closed_port()}/live"}}
+  - {{id: mati, name: Mati, owner: dishub, url: "rtsp://127.0.0.1:{free_port()}/live"}}
 """,
         encoding="utf-8",
     )

@@ -12,18 +12,7 @@ from hypothesis import strategies as st
 
 from hub.config import Config, ConfigError, load_config
 
-SECTIONS = [
-    "hub",
-    "owners",
-    "sites",
-    "cameras",
-    "responders",
-    "escalation_policies",
-    "rules",
-    "silences",
-    "incidents",
-    "plugins",
-]
+SECTIONS = list(Config.model_fields)
 FIELDS = [
     "id", "name", "owner", "site", "kind", "lat", "lon", "url", "host", "port", "password",
     "web", "timezone", "database_url", "plugin_dir", "enabled", "events", "channels", "tags",

@@ -9,26 +9,17 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from hub.credentials import CredentialBox
 from hub.incidents.outbox import JobState, Outbox
 from hub.store import Database
 from tests.incidents.receivers import WebhookReceiver
+from tests.test_running import free_port
 
 TOKEN = "Kunci9Rahasia8Telegram"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_city(tmp_path: Path, hook: str) -> Path:
@@ -73,14 +64,6 @@ def start_hub(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_an_alert_on_its_way_when_the_hub_is_killed_is_sent_again(

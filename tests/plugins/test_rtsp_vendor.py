@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hub.config import CameraConfig
-from hub.registry import CameraRecord, CameraSource
+from hub.registry import CameraRecord
 from hub.streams.avsource import AvSource
 from hub.streams.jpegsource import JpegPollSource
 from hub.streams.rtsp import RtspSource
@@ -17,6 +16,7 @@ from hub.streams.units import SourceError, SourceFailure
 from hub.vendors import StreamingVendor
 from plugins.rtsp.camera import GenericStreamVendor, RefusedSource
 from plugins.rtsp.options import guess_kind
+from tests.plugin_kit import camera_record
 
 VENDOR = GenericStreamVendor()
 
@@ -29,13 +29,14 @@ def config(url: str | None, **options: Any) -> CameraConfig:
 
 
 def record(url: str, **options: Any) -> CameraRecord:
-    now = datetime.now(UTC)
-    return CameraRecord(
-        id="pasar", name="Pasar Kliwon", owner="dishub", site=None, vendor="rtsp", url=url,
-        host=None, port=None, username="pemantau", has_password=True, lat=None, lon=None,
-        tags=(), enabled=True, options=options, source=CameraSource.CONFIG, created_at=now,
-        updated_at=now,
-    )  # fmt: skip
+    return camera_record(
+        id="pasar",
+        name="Pasar Kliwon",
+        url=url,
+        username="pemantau",
+        has_password=True,
+        options=options,
+    )
 
 
 def test_is_a_streaming_vendor() -> None:

@@ -15,7 +15,6 @@ import json
 import logging
 import re
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,6 +33,7 @@ from hub.streams.avsource import AvSource, open_source
 from hub.streams.jpegsource import JpegPollSource
 from hub.streams.pictures import KeyframeDecoder
 from hub.streams.units import VIDEO_CLOCK, AccessUnit, PacketSource, SourceError, SourceFailure
+from tests.test_running import free_port
 
 USER = "pemantau"
 PASSWORD = "Sandi-Jpeg-Rahasia-31"
@@ -259,13 +259,6 @@ async def eventually(check: Callable[[], bool], within: float) -> None:
         await asyncio.sleep(0.1)
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 # -- MJPEG over multipart HTTP, through AvSource
 
 
@@ -430,7 +423,7 @@ async def test_only_answers_that_are_not_jpegs_end_the_source(
 
 
 async def test_server_down_is_unreachable() -> None:
-    url = f"http://127.0.0.1:{closed_port()}/snapshot.jpg"
+    url = f"http://127.0.0.1:{free_port()}/snapshot.jpg"
     source = JpegPollSource(url, username=USER, password=PASSWORD)
     with pytest.raises(SourceError) as caught:
         await source.open()

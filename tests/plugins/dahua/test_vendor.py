@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +10,13 @@ import pytest
 import plugins.dahua
 from hub.config import CameraConfig
 from hub.plugins import PluginHost, PluginState
-from hub.registry import CameraRecord, CameraSource
+from hub.registry import CameraRecord
 from hub.streams.rtsp import RtspSource
 from hub.vendors import CameraAccess, DeviceSession, DeviceVendor, StreamingVendor
 from plugins.dahua.camera import DahuaVendor
 from plugins.dahua.options import OPTIONS
 from plugins.dahua.session import DahuaSession
+from tests.plugin_kit import camera_record
 
 
 def camera(**fields: Any) -> CameraConfig:
@@ -39,29 +39,17 @@ def camera(**fields: Any) -> CameraConfig:
 
 
 def record(**fields: Any) -> CameraRecord:
-    now = datetime.now(UTC)
     values: dict[str, Any] = {
         "id": "pasar-puri",
         "name": "Pasar Puri, pintu utara",
         "owner": "diskominfo",
-        "site": None,
         "vendor": "dahua",
-        "url": None,
         "host": "10.20.0.13",
-        "port": None,
         "username": "admin",
         "has_password": True,
-        "lat": None,
-        "lon": None,
-        "tags": (),
-        "enabled": True,
-        "options": {},
-        "source": CameraSource.CONFIG,
-        "created_at": now,
-        "updated_at": now,
         **fields,
     }
-    return CameraRecord(**values)
+    return camera_record(**values)
 
 
 def test_loads_through_the_host_like_any_plugin() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 
 from hub.config import CameraConfig
 from hub.plugins import PluginHost, PluginState
-from hub.registry import CameraRecord, CameraSource
+from hub.registry import CameraRecord
 from hub.streams.rtsp import RtspSource
 from hub.vendors import (
     CameraAccess,
@@ -22,6 +21,7 @@ from hub.vendors import (
 )
 from plugins.hikvision.camera import HikvisionVendor
 from plugins.hikvision.options import read_settings
+from tests.plugin_kit import camera_record
 
 
 def camera(**fields: Any) -> CameraConfig:
@@ -47,24 +47,13 @@ def record(**fields: Any) -> CameraRecord:
         "id": "simpang-lima",
         "name": "Simpang Lima",
         "owner": "dishub-pati",
-        "site": None,
         "vendor": "hikvision",
-        "url": None,
         "host": "10.20.30.40",
-        "port": None,
         "username": "admin",
         "has_password": True,
-        "lat": None,
-        "lon": None,
-        "tags": (),
-        "enabled": True,
-        "options": {},
-        "source": CameraSource.CONFIG,
-        "created_at": datetime.now(UTC),
-        "updated_at": datetime.now(UTC),
         **fields,
     }
-    return CameraRecord(**values)
+    return camera_record(**values)
 
 
 def test_loads_through_the_host_like_any_plugin() -> None:

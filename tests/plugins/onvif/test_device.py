@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from hub.registry import CameraRecord, CameraSource
+from hub.registry import CameraRecord
 from hub.streams.units import SourceError, SourceFailure
 from hub.vendors import BadPayload, StreamProfile, Unsupported
 from plugins.onvif.vendor import OnvifVendor
+from tests.plugin_kit import camera_record
 from tests.plugins.onvif.conftest import CAMERA, CameraMaker, SessionMaker
 from tests.plugins.onvif.fakecam import FIXTURES, JPEG, PASSWORD, USER, Answer, FakeCamera, Seen
 
@@ -190,26 +190,15 @@ async def test_no_stream_on_a_missing_channel(
 
 
 def record(camera: FakeCamera, **options: object) -> CameraRecord:
-    now = datetime.now(UTC)
-    return CameraRecord(
+    return camera_record(
         id="simpang-lima-timur",
         name=CAMERA,
-        owner="dishub",
-        site=None,
         vendor="onvif",
-        url=None,
         host="127.0.0.1",
         port=camera.port,
         username=USER,
         has_password=True,
-        lat=None,
-        lon=None,
-        tags=(),
-        enabled=True,
         options=options,
-        source=CameraSource.CONFIG,
-        created_at=now,
-        updated_at=now,
     )
 
 
