@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from hub.registry import CameraRecord
 from hub.streams.pictures import jpeg_size
 from hub.streams.units import SourceError
+from hub.vendorkit import listen_to
 from hub.vendors import (
     CameraAccess,
     CameraEvent,
@@ -114,18 +115,9 @@ def _jpeg_detail(jpeg: bytes) -> str:
 
 
 async def _listen(session: DeviceSession, seconds: float) -> list[CameraEvent]:
-    events: list[CameraEvent] = []
-    stream: AsyncIterator[CameraEvent] = aiter(session.events())
-    try:
-        async with asyncio.timeout(seconds):
-            async for event in stream:
-                events.append(event)
-    except TimeoutError:
-        pass
-    finally:
-        close = getattr(stream, "aclose", None)
-        if close is not None:
-            await close()
+    events, error = await listen_to(session, seconds)
+    if error is not None:
+        raise error
     return events
 
 

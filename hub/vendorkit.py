@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 import time
@@ -109,6 +110,29 @@ def event_problems(event: object) -> list[str]:
     return problems
 
 
+async def listen_to(session: Any, seconds: float) -> tuple[list[Any], Exception | None]:
+    """The events a device session gives within `seconds`, and what ended them early.
+
+    The error is None when the time ran out; the event stream is closed either way.
+    """
+    events: list[Any] = []
+    error: Exception | None = None
+    stream = session.events()
+    try:
+        async with asyncio.timeout(seconds):
+            async for event in stream:
+                events.append(event)
+    except TimeoutError:
+        pass
+    except Exception as exc:  # the caller says what it means
+        error = exc
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
+    return events, error
+
+
 async def session_problems(
     session: Any, password: str | None, listen: float = 2.0, events_expected: int = 0
 ) -> list[str]:
@@ -119,8 +143,6 @@ async def session_problems(
     for what the hub relies on: the right types, only `VendorError`s raised, JPEG snapshots,
     credential-free URLs and errors.
     """
-    import asyncio
-
     from hub.vendors import DeviceInfo, StreamProfile, VendorError
 
     problems: list[str] = []
@@ -155,23 +177,14 @@ async def session_problems(
     jpeg = await call("snapshot", session.snapshot)
     if jpeg is not None and not (isinstance(jpeg, bytes) and jpeg.startswith(b"\xff\xd8")):
         problems.append("snapshot is not JPEG bytes")
-    seen = 0
-    stream = session.events()
-    try:
-        async with asyncio.timeout(listen):
-            async for event in stream:
-                seen += 1
-                problems.extend(f"event {seen}: {p}" for p in event_problems(event))
-    except TimeoutError:
-        pass
-    except VendorError as exc:
-        problems.append(f"events failed: {exc}")
-    except Exception as exc:
-        problems.append(f"events raised {type(exc).__name__}, not a VendorError: {exc}")
-    finally:
-        close = getattr(stream, "aclose", None)
-        if close is not None:
-            await close()
+    events, error = await listen_to(session, listen)
+    for seen, event in enumerate(events, 1):
+        problems.extend(f"event {seen}: {p}" for p in event_problems(event))
+    if isinstance(error, VendorError):
+        problems.append(f"events failed: {error}")
+    elif error is not None:
+        problems.append(f"events raised {type(error).__name__}, not a VendorError: {error}")
+    seen = len(events)
     if seen < events_expected:
         problems.append(f"events: {seen} in {listen:g} s, expected at least {events_expected}")
     await session.close()
