@@ -74,7 +74,6 @@ class IncidentService:
         self._cameras = cameras
         self._facts: dict[str, CameraFacts] = {}
         self._owner_names = {owner.id: owner.name for owner in config.owners}
-        self._site_names = {site.id: site.name for site in config.sites}
         self.state_path = state_path
         self._snapshot = snapshot
         self.spool = Spool(state_path.parent / "spool")
@@ -145,9 +144,10 @@ class IncidentService:
         return self._facts.get(camera_id)
 
     async def _refresh_cameras(self) -> None:
-        facts = {}
-        cameras = await self._cameras()
-        for camera in cameras:
+        facts: dict[str, CameraFacts] = {}
+        places: dict[str, str] = {}
+        for camera in await self._cameras():
+            site = self._sites.get(camera.site) if camera.site else None
             facts[camera.id] = CameraFacts(
                 id=camera.id,
                 name=camera.name,
@@ -155,12 +155,8 @@ class IncidentService:
                 site=camera.site,
                 tags=tuple(camera.tags),
                 owner_name=self._owner_names.get(camera.owner),
-                site_name=self._site_names.get(camera.site) if camera.site else None,
+                site_name=site.name if site else None,
             )
-        self._facts = facts
-        places = {}
-        for camera in cameras:
-            site = self._sites.get(camera.site) if camera.site else None
             place = place_of(
                 site.name if site else None,
                 site.address if site else None,
@@ -169,11 +165,9 @@ class IncidentService:
             )
             if place is not None:
                 places[camera.id] = place
-        self._places = places
+        self._facts, self._places = facts, places
 
     async def _on_event(self, event: Event) -> None:
-        if event.type.startswith("incident."):
-            return
         if event.type in ("camera.added", "camera.updated", "camera.removed"):
             await self._refresh_cameras()
             return
