@@ -327,6 +327,71 @@ def cameras_add(config_path: str | None, camera_id: str, **fields: Any) -> None:
     click.echo(f"added camera {camera_id}")
 
 
+@cameras.command("channels")
+@click.argument("nvr_id")
+@config_option
+@click.option("--add", is_flag=True, help="Register a camera for every channel not yet one.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the NVR.")
+def cameras_channels(nvr_id: str, config_path: str | None, add: bool, timeout: float) -> None:
+    """List an NVR's channels; with --add, each becomes a camera of the NVR's owner.
+
+    The new cameras share the NVR's site, address and credentials, with options.channel set,
+    and are named after their channels: NVR-ID-1, NVR-ID-2, ...
+    """
+    from hub.channels import add_channel_cameras, channel_camera_id, list_channels
+    from hub.runtime import Hub
+    from hub.vendors import DeviceVendor, VendorError
+
+    config = _load(config_path)
+
+    async def go() -> tuple[Any, list[Any], list[str]]:
+        hub = Hub(config)
+        hub.load_plugins()
+        try:
+            registry = await hub.open_store()
+            await registry.sync_from_config(config)
+            nvr = await registry.get_camera(nvr_id)
+            if nvr is None:
+                raise click.ClickException(f"no camera with id {nvr_id!r}")
+            vendor = hub.vendors.get(nvr.vendor)
+            if not isinstance(vendor, DeviceVendor):
+                raise click.ClickException(
+                    f"vendor {nvr.vendor!r} cannot list channels (it does not talk to devices)"
+                )
+            password = await registry.camera_password(nvr.id)
+            try:
+                channels = await list_channels(vendor, nvr, password, timeout)
+            except VendorError as exc:
+                raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+            if not add:
+                return channels, [], []
+            added, skipped = await add_channel_cameras(registry, nvr, password, channels)
+            return channels, added, skipped
+        finally:
+            await hub.db.close()
+
+    channels, added, skipped = _run(go())
+    rows = [
+        (
+            c.index,
+            c.name,
+            {True: "yes", False: "no", None: "?"}[c.online],
+            channel_camera_id(nvr_id, c.index),
+        )
+        for c in channels
+    ]
+    click.echo(_table(rows, ["CHANNEL", "NAME", "ONLINE", "CAMERA ID"]))
+    if add:
+        click.echo(f"added {len(added)} cameras, {len(skipped)} already there")
+        if added:
+            click.echo(
+                f"camera {nvr_id} (the NVR itself) also shows channel 1: once the channel cameras "
+                f"work, remove it with `pantau cameras remove {nvr_id}` to avoid paying twice"
+            )
+    else:
+        click.echo(f"{len(channels)} channels; --add makes each a camera")
+
+
 @cameras.command("remove")
 @click.argument("camera_id")
 @config_option
