@@ -449,46 +449,115 @@ def incidents_list(config_path: str | None, state: str | None, limit: int, as_js
     click.echo(f"{len(items)} incident{'s' if len(items) != 1 else ''}")
 
 
+def _option_values(pairs: Sequence[str]) -> dict[str, Any]:
+    """`key=value` pairs as camera options; values are read as YAML scalars (`2`, `true`)."""
+    import yaml
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="--option")
+        try:
+            value = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            value = text
+        options[key.strip()] = value if isinstance(value, str | int | float | bool) else text
+    return options
+
+
 @main.command("probe")
-@click.argument("camera_id")
+@click.argument("target")
+@click.argument("url", required=False)
 @config_option
+@click.option("-u", "--username", help="With VENDOR URL: the camera's user.")
+@click.option(
+    "--password",
+    envvar="PANTAU_CAMERA_PASSWORD",
+    help="With VENDOR URL: the camera's password (better: the PANTAU_CAMERA_PASSWORD variable, "
+    "or leave it out to be asked).",
+)
+@click.option(
+    "-o",
+    "--option",
+    "option_pairs",
+    multiple=True,
+    help="With VENDOR URL: a camera option key=value.",
+)
 @click.option("--listen", default=0.0, show_default=True, help="Seconds to listen for events.")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds for each step.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def probe(
-    camera_id: str, config_path: str | None, listen: float, timeout: float, as_json: bool
+    target: str,
+    url: str | None,
+    config_path: str | None,
+    username: str | None,
+    password: str | None,
+    option_pairs: tuple[str, ...],
+    listen: float,
+    timeout: float,
+    as_json: bool,
 ) -> None:
     """Test a camera: device information, streams, a snapshot, events, the stream itself.
 
-    Exits with 1 when a step fails; each failure says why in plain words.
+    `pantau probe CAMERA_ID` tests a camera of the registry. `pantau probe VENDOR URL` tests a
+    camera that is not registered yet, e.g. `pantau probe hikvision 192.168.1.64 -u admin`:
+    URL is a stream or device URL, or a bare host[:port]. Exits with 1 when a step fails and
+    with 2 when the camera cannot be tried at all; each failure says why in plain words.
     """
-    from hub.probe import probe_camera
+    from hub.probe import probe_camera, unregistered_camera
     from hub.runtime import Hub
 
     config = _load(config_path)
+    options = _option_values(option_pairs)
+    if url is None and (username or password or options):
+        raise click.UsageError("--username, --password and --option go with VENDOR URL")
+    if url is not None and username and password is None and sys.stdin.isatty():
+        password = click.prompt("password", hide_input=True, default="", show_default=False) or None
 
     async def go() -> Any:
         hub = Hub(config)
         hub.load_plugins()
+        if url is not None:
+            vendor = hub.vendors.get(target)
+            if vendor is None:
+                known = ", ".join(sorted(hub.vendors)) or "none"
+                raise click.ClickException(f"no plugin provides vendor {target!r} (known: {known})")
+            try:
+                camera, secret = unregistered_camera(
+                    target, url, username=username, password=password, options=options
+                )
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
+            problems = vendor.check_camera(camera)
+            if problems:
+                raise click.ClickException("; ".join(problems))
+            return await probe_camera(
+                camera, secret, vendor, hub.data_dir, listen=listen, step_timeout=timeout
+            )
         try:
             registry = await hub.open_store()
             await registry.sync_from_config(config)
-            camera = await registry.get_camera(camera_id)
+            camera = await registry.get_camera(target)
             if camera is None:
                 return None
             vendor = hub.vendors.get(camera.vendor)
             if vendor is None:
                 raise click.ClickException(f"no plugin provides vendor {camera.vendor!r}")
-            password = await registry.camera_password(camera.id)
+            secret = await registry.camera_password(camera.id)
             return await probe_camera(
-                camera, password, vendor, hub.data_dir, listen=listen, step_timeout=timeout
+                camera, secret, vendor, hub.data_dir, listen=listen, step_timeout=timeout
             )
         finally:
             await hub.db.close()
 
-    report = _run(go())
+    try:
+        report = _run(go())
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(2)
     if report is None:
-        click.echo(f"no camera with id {camera_id!r}", err=True)
+        click.echo(f"no camera with id {target!r}", err=True)
         sys.exit(2)
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2, default=str))

@@ -9,13 +9,15 @@ camera's password.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from hub.registry import CameraRecord
+from hub.registry import CameraRecord, CameraSource, split_credentials
 from hub.streams.pictures import jpeg_size
 from hub.streams.units import SourceError
 from hub.vendorkit import listen_to
@@ -104,6 +106,73 @@ class _Steps:
             ProbeStep(name, ok, self._clean(detail), round(time.monotonic() - started, 3))
         )
         return value
+
+
+_HOST_PORT = re.compile(
+    r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:/\s\[\]]+))(?::(?P<port>\d{1,5}))?$"
+)
+
+
+def unregistered_camera(
+    vendor: str,
+    target: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> tuple[CameraRecord, str | None]:
+    """A camera that is not in the registry, for `pantau probe VENDOR URL`, and its password.
+
+    `target` is a URL (`rtsp://`, `http://`, ...; a user and password in it are split out) or a
+    bare `host` or `host:port`. Raises ValueError, in plain words, when it is neither, or when
+    the URL's credentials disagree with `username` and `password`.
+    """
+    url: str | None = None
+    host: str | None = None
+    port: int | None = None
+    if "://" in target:
+        url, url_user, url_password = split_credentials(target)
+        for given, found, what in (
+            (username, url_user, "user"),
+            (password, url_password, "password"),
+        ):
+            if given is not None and found is not None and given != found:
+                raise ValueError(f"the url names another {what} than the one given")
+        username = username or url_user
+        password = password or url_password
+    else:
+        match = _HOST_PORT.match(target.strip())
+        if match is None:
+            raise ValueError(
+                f"{target!r} is neither a URL (rtsp://..., http://...) nor a host or host:port"
+            )
+        host = match["v6"] or match["host"]
+        if match["port"] is not None:
+            port = int(match["port"])
+            if not 1 <= port <= 65535:
+                raise ValueError(f"port must be between 1 and 65535, got {port}")
+    now = datetime.now(UTC)
+    record = CameraRecord(
+        id="probe",
+        name=f"probe of {host or url}",
+        owner="probe",
+        site=None,
+        vendor=vendor,
+        url=url,
+        host=host,
+        port=port,
+        username=username,
+        has_password=password is not None,
+        lat=None,
+        lon=None,
+        tags=(),
+        enabled=True,
+        options=dict(options or {}),
+        source=CameraSource.API,
+        created_at=now,
+        updated_at=now,
+    )
+    return record, password
 
 
 def _jpeg_detail(jpeg: bytes) -> str:

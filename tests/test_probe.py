@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -106,3 +107,81 @@ def test_discover_reports_what_answered(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["discover", "--wait", "0.2", "--json"])
     assert result.exit_code == 0, result.output
     assert isinstance(json.loads(result.stdout), list)
+
+
+def city(tmp_path: Path) -> Path:
+    config = tmp_path / "city.yaml"
+    config.write_text(f"hub:\n  data_dir: {tmp_path / 'var'}\n", encoding="utf-8")
+    return config
+
+
+async def test_an_unregistered_camera_is_probed_by_vendor_and_url(tmp_path: Path) -> None:
+    device = camera_answers(FakeDevice())
+    device.scripts = [[stream([alert("HikSink.cam.VMD.active")]), "hang"]]
+    async with serve(device):
+        args = [
+            "probe",
+            "hikvision",
+            f"http://127.0.0.1:{device.port}",
+            "-c",
+            str(city(tmp_path)),
+            "--username",
+            USERNAME,
+            "-o",
+            f"rtsp_port={free_port()}",
+            "--listen",
+            "1.5",
+            "--timeout",
+            "3",
+            "--json",
+        ]
+        runner = CliRunner(env={"PANTAU_CAMERA_PASSWORD": PASSWORD})
+        result = await asyncio.to_thread(runner.invoke, main, args)
+    assert result.exit_code == 1, result.output  # nothing serves RTSP on rtsp_port
+    report = json.loads(result.stdout)
+    steps = {step["name"]: step for step in report["steps"]}
+    assert report["vendor"] == "hikvision"
+    assert steps["device"]["ok"] and "Hikvision" in steps["device"]["detail"]
+    assert steps["snapshot"]["ok"] and steps["snapshot"]["detail"].startswith("JPEG 64x48")
+    assert steps["events"]["ok"] and "motion start" in steps["events"]["detail"]
+    assert steps["stream"]["ok"] is False
+    assert PASSWORD not in result.output
+
+
+async def test_credentials_in_the_url_are_used_and_never_printed(tmp_path: Path) -> None:
+    device = camera_answers(FakeDevice())
+    async with serve(device):
+        url = f"http://{USERNAME}:{PASSWORD}@127.0.0.1:{device.port}"
+        args = ["probe", "hikvision", url, "-c", str(city(tmp_path)), "--timeout", "3"]
+        args += ["-o", f"rtsp_port={free_port()}"]
+        result = await asyncio.to_thread(CliRunner().invoke, main, args)
+    assert "Hikvision" in result.output and PASSWORD not in result.output
+    assert "FAILED" in result.output  # the stream step, only
+    assert result.output.count("FAILED") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nikon", "10.0.0.5"], "no plugin provides vendor 'nikon' (known:"),
+        (["hikvision", "10.0.0.5:99999"], "port must be between 1 and 65535"),
+        (["hikvision", "not a host"], "neither a URL"),
+        (["hikvision", "10.0.0.5", "-o", "chanel=2"], "chanel"),
+        (["rekaman", "-u", "admin"], "go with VENDOR URL"),
+    ],
+)
+def test_an_unregistered_probe_that_cannot_start_says_why(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(main, ["probe", *args, "-c", str(city(tmp_path))])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unregistered_stream_camera_is_probed_from_its_url(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["probe", "rtsp", f"file://{FOOTAGE}", "-c", str(city(tmp_path))]
+    )
+    assert result.exit_code == 0, result.output
+    assert "h264 768x432" in result.output
