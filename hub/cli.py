@@ -442,11 +442,70 @@ def incidents_list(config_path: str | None, state: str | None, limit: int, as_js
         click.echo(json.dumps(items, indent=2))
         return
     rows = [
-        (i["opened"][:16], i["state"], i["severity"], i["camera"], i["count"], i["title"])
+        (
+            i["id"][:8],
+            i["opened"][:16],
+            i["state"],
+            i["severity"],
+            i["camera"],
+            i["count"],
+            i["title"],
+        )
         for i in items
     ]
-    click.echo(_table(rows, ["OPENED (UTC)", "STATE", "SEVERITY", "CAMERA", "COUNT", "TITLE"]))
+    headers = ["ID", "OPENED (UTC)", "STATE", "SEVERITY", "CAMERA", "COUNT", "TITLE"]
+    click.echo(_table(rows, headers))
     click.echo(f"{len(items)} incident{'s' if len(items) != 1 else ''}")
+
+
+def _change_incident(config_path: str | None, incident_id: str, action: str, body: Any) -> None:
+    """Ask the running hub to change an incident; it owns the escalations, so only it may."""
+    from hub.web.client import HubError, change_incident
+
+    config = _load(config_path)
+    try:
+        answer = _run(change_incident(config, incident_id, action, body))
+    except HubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    incident = answer["incident"]
+    who = incident.get("acknowledged_by") if action == "ack" else incident.get("resolved_by")
+    click.echo(f"{incident['id'][:8]} {incident['state']} by {who}: {incident['title']}")
+
+
+def _default_by() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@incidents.command("ack")
+@click.argument("incident_id")
+@config_option
+@click.option("--by", help="Who takes it on (default: cli:<your login>).")
+def incidents_ack(incident_id: str, config_path: str | None, by: str | None) -> None:
+    """Acknowledge an incident (its id or the first characters of it): escalation stops.
+
+    Goes through the running hub, with the admin token from its data folder.
+    """
+    _change_incident(config_path, incident_id, "ack", {"by": by or _default_by()})
+
+
+@incidents.command("resolve")
+@click.argument("incident_id")
+@config_option
+@click.option("--by", help="Who closes it (default: cli:<your login>).")
+@click.option("--reason", default="resolved", show_default=True, help="Why it is over.")
+def incidents_resolve(
+    incident_id: str, config_path: str | None, by: str | None, reason: str
+) -> None:
+    """Resolve an incident (its id or the first characters of it), through the running hub."""
+    _change_incident(
+        config_path, incident_id, "resolve", {"by": by or _default_by(), "reason": reason}
+    )
 
 
 def _option_values(pairs: Sequence[str]) -> dict[str, Any]:
@@ -505,7 +564,7 @@ def probe(
     URL is a stream or device URL, or a bare host[:port]. Exits with 1 when a step fails and
     with 2 when the camera cannot be tried at all; each failure says why in plain words.
     """
-    from hub.probe import probe_camera, unregistered_camera
+    from hub.probe import probe_camera, settings_problems, unregistered_camera
     from hub.runtime import Hub
 
     config = _load(config_path)
@@ -529,7 +588,7 @@ def probe(
                 )
             except ValueError as exc:
                 raise click.ClickException(str(exc)) from None
-            problems = vendor.check_camera(camera)
+            problems = settings_problems(vendor, camera)
             if problems:
                 raise click.ClickException("; ".join(problems))
             return await probe_camera(
@@ -538,15 +597,15 @@ def probe(
         try:
             registry = await hub.open_store()
             await registry.sync_from_config(config)
-            camera = await registry.get_camera(target)
-            if camera is None:
+            registered = await registry.get_camera(target)
+            if registered is None:
                 return None
-            vendor = hub.vendors.get(camera.vendor)
+            vendor = hub.vendors.get(registered.vendor)
             if vendor is None:
-                raise click.ClickException(f"no plugin provides vendor {camera.vendor!r}")
-            secret = await registry.camera_password(camera.id)
+                raise click.ClickException(f"no plugin provides vendor {registered.vendor!r}")
+            secret = await registry.camera_password(registered.id)
             return await probe_camera(
-                camera, secret, vendor, hub.data_dir, listen=listen, step_timeout=timeout
+                registered, secret, vendor, hub.data_dir, listen=listen, step_timeout=timeout
             )
         finally:
             await hub.db.close()

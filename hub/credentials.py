@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import os
 import stat
@@ -40,7 +43,7 @@ def _split_keys(text: str) -> list[str]:
 class CredentialBox:
     """Encrypts with the first key and decrypts with any, so old keys can be rotated out."""
 
-    __slots__ = ("_fernet", "_key_count")
+    __slots__ = ("_fernet", "_key_count", "_signing")
 
     def __init__(self, keys: Sequence[str | bytes]) -> None:
         if isinstance(keys, str | bytes):
@@ -49,6 +52,7 @@ class CredentialBox:
             raise CredentialError("a CredentialBox needs at least one key")
         self._fernet = MultiFernet([_fernet(key, i) for i, key in enumerate(keys)])
         self._key_count = len(keys)
+        self._signing = [_raw(key) for key in keys]
 
     def __repr__(self) -> str:
         return f"CredentialBox(keys={self._key_count})"
@@ -91,12 +95,37 @@ class CredentialBox:
         except (InvalidToken, UnicodeError):
             raise CredentialError("cannot decrypt: the token was made with another key") from None
 
+    def sign(self, purpose: str, message: str) -> str:
+        """A signature of `message` for `purpose` (url-safe text), made with the newest key.
+
+        Each purpose signs with its own key derived from the credential key, so a signature
+        made for one purpose (an acknowledge link) is worthless for any other.
+        """
+        return _signature(self._signing[0], purpose, message)
+
+    def verify(self, purpose: str, message: str, signature: str) -> bool:
+        """Whether `signature` was made by `sign(purpose, message)` with any known key."""
+        return any(
+            hmac.compare_digest(_signature(key, purpose, message), signature)
+            for key in self._signing
+        )
+
     def rotate(self, token: str) -> str:
         """`token` re-encrypted with the newest key."""
         try:
             return self._fernet.rotate(token.encode("ascii")).decode("ascii")
         except (InvalidToken, UnicodeError):
             raise CredentialError("cannot rotate: the token was made with an unknown key") from None
+
+
+def _raw(key: str | bytes) -> bytes:
+    return base64.urlsafe_b64decode(key.encode("ascii") if isinstance(key, str) else key)
+
+
+def _signature(key: bytes, purpose: str, message: str) -> str:
+    derived = hmac.new(key, b"pantau-sign:" + purpose.encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(derived, message.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def _create_key_file(path: Path) -> None:

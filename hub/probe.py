@@ -175,6 +175,25 @@ def unregistered_camera(
     return record, password
 
 
+def settings_problems(vendor: CameraVendor, camera: CameraRecord) -> list[str]:
+    """What `vendor` finds wrong with an unregistered camera's settings, as for a config one."""
+    from hub.config.models import CameraConfig
+
+    return vendor.check_camera(
+        CameraConfig(
+            id=camera.id,
+            name=camera.name,
+            owner=camera.owner,
+            vendor=camera.vendor,
+            url=camera.url,
+            host=camera.host,
+            port=camera.port,
+            username=camera.username,
+            options=dict(camera.options),
+        )
+    )
+
+
 def _jpeg_detail(jpeg: bytes) -> str:
     try:
         width, height = jpeg_size(jpeg)

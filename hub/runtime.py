@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ from hub.config import Config, secret_values
 from hub.credentials import CredentialBox
 from hub.devices import DeviceEvents
 from hub.events import HubStarted, HubStopping, PluginFailed
+from hub.incidents.acklink import AckLinks
 from hub.incidents.outbox import Outbox
 from hub.incidents.service import IncidentService
 from hub.logs import redactor
@@ -145,6 +147,7 @@ class Hub:
                 registry.list_cameras,
                 self.data_dir / "incidents" / "engine.json",
                 snapshot=self._snapshot_jpeg,
+                ack_links=self._ack_links(),
             )
             await self.incidents.start()
         if self.config.hub.streams.enabled:
@@ -161,6 +164,17 @@ class Hub:
                 )
         self.started_at = time.monotonic()
         await self.bus.publish(HubStarted.create(data={"version": __version__}))
+
+    def _ack_links(self) -> AckLinks:
+        web = self.config.hub.web
+        if web.public_url is None and web.host in ("0.0.0.0", "::"):  # noqa: S104 - a check
+            log.warning(
+                "hub.web.public_url is not set: acknowledge links in alerts point at %s, "
+                "which responders' phones cannot reach",
+                web.base_url(),
+            )
+        valid = timedelta(seconds=self.config.incident_settings().ack_link_valid)
+        return AckLinks(self.credentials, web.base_url(), valid)
 
     async def stop(self) -> None:
         """Stop plugins in reverse order, then the bus and the store."""

@@ -73,6 +73,32 @@ class WebSettings(Section):
 
     host: str = Field("127.0.0.1", description="Address to listen on; 0.0.0.0 for every one.")
     port: Port = Field(8123, description="TCP port, 1 to 65535.")
+    public_url: str | None = Field(
+        None,
+        description="Where responders reach the hub (https://pantau.example.go.id), for the "
+        "acknowledge links in alerts; default: http://host:port.",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise PydanticCustomError(
+                "public_url", "must be an http:// or https:// URL with a host"
+            )
+        return value.strip().rstrip("/")
+
+    def base_url(self) -> str:
+        """The public URL, or the address the hub listens on (loopback for 0.0.0.0 and ::)."""
+        if self.public_url:
+            return self.public_url
+        wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
+        host = wildcard.get(self.host, self.host)
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
 
 
 class StreamSettings(Section):

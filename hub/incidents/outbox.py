@@ -305,22 +305,13 @@ class Outbox:
             query = query.where(IncidentRow.state == state)
         async with self._db.session() as session:
             rows = (await session.scalars(query)).all()
-        return [
-            {
-                "id": row.id,
-                "state": row.state,
-                "severity": row.severity,
-                "title": row.title,
-                "rule": row.rule_id,
-                "camera": row.camera_id,
-                "site": row.site_id,
-                "count": row.count,
-                "opened": row.created_at.isoformat(),
-                "acknowledged_by": row.acknowledged_by,
-                "resolved_by": row.resolved_by,
-            }
-            for row in rows
-        ]
+        return [_incident_answer(row) for row in rows]
+
+    async def incident(self, incident_id: str) -> dict[str, Any] | None:
+        """One incident as a JSON-ready row, or None."""
+        async with self._db.session() as session:
+            row = await session.get(IncidentRow, incident_id)
+        return None if row is None else _incident_answer(row)
 
     async def attachments_in_use(self) -> set[str]:
         """Paths of attachments that jobs not yet finished still need (keep them spooled)."""
@@ -460,6 +451,22 @@ class Outbox:
     def _changed(self) -> None:
         for listener in list(self._listeners):
             listener()
+
+
+def _incident_answer(row: IncidentRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "state": row.state,
+        "severity": row.severity,
+        "title": row.title,
+        "rule": row.rule_id,
+        "camera": row.camera_id,
+        "site": row.site_id,
+        "count": row.count,
+        "opened": row.created_at.isoformat(),
+        "acknowledged_by": row.acknowledged_by,
+        "resolved_by": row.resolved_by,
+    }
 
 
 def _is_claimable(job: type[NotificationJobRow], now: datetime) -> ColumnElement[bool]:

@@ -8,7 +8,7 @@ decision replayed after a crash queues nothing twice.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -25,7 +25,7 @@ from hub.incidents.lifecycle import (
     Suppressed,
     Update,
 )
-from hub.incidents.model import IncidentChange, NotificationJob
+from hub.incidents.model import IncidentChange, IncidentState, NotificationJob
 from hub.incidents.routing import Roster
 
 SEVERITY_WORDS = {
@@ -44,6 +44,12 @@ SEVERITY_WORDS = {
         "info": "INFO",
     },
 }
+
+
+ACK_WORDS = {"id": "Tangani (acknowledge)", "en": "Acknowledge"}
+
+AckLink = Callable[[str, str], str]
+"""(incident id, responder id) -> the signed link that responder acknowledges with."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +112,12 @@ def _jobs(
     title: str,
     body: str,
     attachment: str | None,
+    ack: Callable[[str], str | None] = lambda responder: None,
 ) -> list[NotificationJob]:
     jobs = []
     for responder in responders:
+        line = ack(responder)
+        text = f"{body}\n{line}" if line else body
         for channel in roster.channels(responder):
             url = channel.url.get_secret_value()
             jobs.append(
@@ -118,7 +127,7 @@ def _jobs(
                     responder=responder,
                     channel_url=url,
                     title=title,
-                    body=body,
+                    body=text,
                     attachment=attachment,
                     priority=channel.priority,
                     failover_group=_key(incident.id, step, responder),
@@ -181,8 +190,20 @@ def records(
     tz: tzinfo = UTC,
     attachment: str | None = None,
     places: Mapping[str, str] | None = None,
+    ack_link: AckLink | None = None,
 ) -> list[Record]:
-    """What to commit for one decision of the incident engine."""
+    """What to commit for one decision of the incident engine.
+
+    With `ack_link`, an alert about an incident nobody has taken on yet ends with the link its
+    responder acknowledges it with.
+    """
+
+    def acker(incident: Incident) -> Callable[[str], str | None]:
+        if ack_link is None or incident.state is not IncidentState.TRIGGERED:
+            return lambda responder: None
+        label = ACK_WORDS.get(language, ACK_WORDS["id"])
+        return lambda responder: f"{label}: {ack_link(incident.id, responder)}"
+
     if isinstance(decision, Suppressed):
         return []  # nothing to store: no incident was opened
     if isinstance(decision, Summary):
@@ -204,6 +225,7 @@ def records(
                             title=title,
                             body=body,
                             attachment=None,
+                            ack=acker(incident),
                         )
                     ),
                 )
@@ -231,7 +253,16 @@ def records(
         cancel = incident.id
         data = {"reason": decision.reason}
     title, body = message(incident, language, tz, place=_place(incident, places))
-    jobs = _jobs(incident, notify, roster, step=step, title=title, body=body, attachment=attachment)
+    jobs = _jobs(
+        incident,
+        notify,
+        roster,
+        step=step,
+        title=title,
+        body=body,
+        attachment=attachment,
+        ack=acker(incident),
+    )
     return [
         Record(
             IncidentChange(incident.id, decision.action, by, at, data),

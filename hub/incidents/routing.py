@@ -26,6 +26,7 @@ from hub.config.base import ReferenceProblem, Section, Slug, check_references
 from hub.incidents.rules import Duration, EventPattern, Rule, TimeWindows, in_any_window
 
 DEFAULT_GROUP_WINDOW = 300.0
+DEFAULT_ACK_LINK_VALID = 86400.0
 DEFAULT_INHIBITED = ["motion.*", "activity.*", "tamper", "video_loss"]
 """Event types a camera that is offline does not raise incidents for."""
 
@@ -270,6 +271,12 @@ class IncidentOptions(Section):
     inhibit_while_offline: list[EventPattern] = Field(
         default_factory=lambda: list(DEFAULT_INHIBITED),
         description="Event types that raise no incident while their camera is offline.",
+    )
+    ack_link_valid: Duration = Field(
+        DEFAULT_ACK_LINK_VALID,
+        gt=0,
+        description="How long the acknowledge link in an alert works (e.g. 24h); responders "
+        "reach it at hub.web.public_url.",
     )
 
 

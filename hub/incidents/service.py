@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from hub.bus import Bus, Subscription
 from hub.events import Event
+from hub.incidents.acklink import AckLinks
 from hub.incidents.delivery import DeliveryWorker
 from hub.incidents.lifecycle import Decision, Escalate, IncidentEngine, Notify, Open, Update
 from hub.incidents.outbox import Outbox
@@ -65,6 +66,7 @@ class IncidentService:
         snapshot: Callable[[str], bytes | None] | None = None,
         clock: Callable[[], datetime] = _now,
         language: str | None = None,
+        ack_links: AckLinks | None = None,
     ) -> None:
         self._settings = config.incident_settings()
         self._tz = ZoneInfo(config.hub.timezone)
@@ -80,6 +82,8 @@ class IncidentService:
         """The snapshots attached to alerts, by path (some Apprise services cannot attach
         from memory); pruned once no pending job needs them."""
         self._clock = clock
+        self.ack_links = ack_links
+        """Signs the acknowledge link at the end of each alert; None: alerts carry none."""
         self.language = language or config.hub.language
         self._sites = {site.id: site for site in config.sites}
         self._places: dict[str, str] = {}
@@ -202,6 +206,7 @@ class IncidentService:
                 tz=self._tz,
                 attachment=attachment,
                 places=self._places,
+                ack_link=self._ack_link(at),
             ):
                 await self.outbox.record(
                     record.change,
@@ -228,6 +233,12 @@ class IncidentService:
         self._save_engine()
         for event in events:
             await self._bus.publish(event)
+
+    def _ack_link(self, at: datetime) -> Callable[[str, str], str] | None:
+        links = self.ack_links
+        if links is None:
+            return None
+        return lambda incident_id, responder: links.link(incident_id, responder, at)
 
     async def _picture(self, decision: Decision) -> str | None:
         """The camera's latest snapshot, spooled, for a decision that alerts someone."""

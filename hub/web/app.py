@@ -14,10 +14,11 @@ from typing import Any
 from aiohttp import web
 
 from hub.runtime import Hub
+from hub.web.auth import Access, Guard, admin_token, guard_key, needs
+from hub.web.incidents import add_incident_routes
+from hub.web.keys import hub_key
 
 log = logging.getLogger(__name__)
-
-hub_key = web.AppKey("hub", Hub)
 
 _dumps = functools.partial(json.dumps, default=str)
 
@@ -27,17 +28,20 @@ def json_answer(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=_dumps)
 
 
+@needs(Access.PUBLIC)
 async def health(request: web.Request) -> web.Response:
     """`GET /api/health`: whether the hub is well, for monitors and load balancers."""
     return json_answer(await request.app[hub_key].health())
 
 
+@needs(Access.PUBLIC)
 async def plugins(request: web.Request) -> web.Response:
     """`GET /api/plugins`: every plugin with kind, version, source, state and failure reason."""
     records = request.app[hub_key].plugins.all_records()
     return json_answer({"plugins": [r.as_dict() for r in records]})
 
 
+@needs(Access.PUBLIC)
 async def cameras(request: web.Request) -> web.Response:
     """`GET /api/cameras`: the registry with each camera's health, without credentials."""
     hub = request.app[hub_key]
@@ -51,6 +55,7 @@ async def cameras(request: web.Request) -> web.Response:
     return json_answer({"cameras": answer})
 
 
+@needs(Access.PUBLIC)
 async def snapshot(request: web.Request) -> web.Response:
     """`GET /api/cameras/{id}/snapshot`: the latest keyframe as JPEG, from the cache."""
     hub = request.app[hub_key]
@@ -71,10 +76,12 @@ def build_app(hub: Hub) -> web.Application:
     hub.load_plugins()
     app = web.Application()
     app[hub_key] = hub
+    app[guard_key] = Guard(admin_token(hub.data_dir))
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/plugins", plugins)
     app.router.add_get("/api/cameras", cameras)
     app.router.add_get("/api/cameras/{camera_id}/snapshot", snapshot)
+    add_incident_routes(app)
     for route in hub.plugins.web_routes:
         app.router.add_route(route.method, route.path, route.handler)
     app.cleanup_ctx.append(_hub_lifecycle)

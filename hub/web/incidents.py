@@ -1,0 +1,208 @@
+"""Incidents over HTTP: the API (list, acknowledge, resolve) and the acknowledge-link pages."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from hub.incidents.model import IncidentState
+from hub.incidents.service import IncidentService
+from hub.web.auth import Access, needs
+from hub.web.keys import hub_key
+
+MAX_BY = 100
+"""Characters of a `by` name kept: it is shown in history and alerts."""
+
+_PAGE_WORDS = {
+    "id": {
+        "button": "Saya tangani",
+        "taken": "Terima kasih, {who}: insiden ini Anda tangani. Eskalasi dihentikan.",
+        "already": "Insiden ini sudah ditangani oleh {who}.",
+        "closed": "Insiden ini sudah selesai.",
+        "refused": "Tautan tidak dapat dipakai: {why}.",
+        "state": "Status",
+    },
+    "en": {
+        "button": "I'm on it",
+        "taken": "Thank you, {who}: this incident is yours. Escalation stopped.",
+        "already": "This incident was already acknowledged by {who}.",
+        "closed": "This incident is closed.",
+        "refused": "This link cannot be used: {why}.",
+        "state": "State",
+    },
+}
+
+
+def _service(request: web.Request) -> IncidentService:
+    service = request.app[hub_key].incidents
+    if service is None:
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps({"error": "incidents are not configured (no rules)"}),
+            content_type="application/json",
+        )
+    return service
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        data = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "the body must be a JSON object"}),
+            content_type="application/json",
+        ) from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "the body must be a JSON object"}),
+            content_type="application/json",
+        )
+    return data
+
+
+def _name(value: object, default: str) -> str:
+    if not isinstance(value, str):
+        return default
+    cleaned = "".join(ch for ch in value if ch.isprintable()).strip()[:MAX_BY]
+    return cleaned or default
+
+
+@needs(Access.ADMIN)
+async def list_incidents(request: web.Request) -> web.Response:
+    """`GET /api/incidents?state=&limit=`: the latest incidents, newest first."""
+    service = _service(request)
+    state = request.query.get("state")
+    if state is not None and state not in {s.value for s in IncidentState}:
+        return web.json_response({"error": f"unknown state {state!r}"}, status=400)
+    try:
+        limit = min(1000, max(1, int(request.query.get("limit", "100"))))
+    except ValueError:
+        return web.json_response({"error": "limit must be a whole number"}, status=400)
+    return web.json_response({"incidents": await service.outbox.incidents(state, limit)})
+
+
+async def _change(request: web.Request, action: str) -> web.Response:
+    service = _service(request)
+    incident_id = request.match_info["incident_id"]
+    body = await _body(request)
+    by = _name(body.get("by"), "admin")
+    held = service.engine.incident(incident_id)
+    if held is None:
+        stored = await service.outbox.incident(incident_id)
+        if stored is None:
+            return web.json_response({"error": f"no incident {incident_id!r}"}, status=404)
+        return web.json_response(
+            {"error": f"incident {incident_id!r} is already {stored['state']}"}, status=409
+        )
+    if action == "ack":
+        if held.state is not IncidentState.TRIGGERED:
+            who = held.acknowledged_by or "someone"
+            return web.json_response(
+                {"error": f"incident {incident_id!r} was already acknowledged by {who}"},
+                status=409,
+            )
+        await service.acknowledge(incident_id, by)
+    else:
+        reason = _name(body.get("reason"), "resolved")
+        await service.resolve(incident_id, by, reason)
+    return web.json_response({"incident": await service.outbox.incident(incident_id)})
+
+
+@needs(Access.ADMIN)
+async def acknowledge(request: web.Request) -> web.Response:
+    """`POST /api/incidents/{id}/ack` with `{"by": name}`: take the incident on."""
+    return await _change(request, "ack")
+
+
+@needs(Access.ADMIN)
+async def resolve(request: web.Request) -> web.Response:
+    """`POST /api/incidents/{id}/resolve` with `{"by": name, "reason": text}`: close it."""
+    return await _change(request, "resolve")
+
+
+def _page(title: str, body: str, status: int = 200) -> web.Response:
+    text = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font-family:system-ui,sans-serif;max-width:34rem;margin:2rem auto;"
+        "padding:0 1rem;line-height:1.5}button{font-size:1.2rem;padding:.7rem 1.4rem}</style>"
+        f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+    return web.Response(
+        text=text,
+        status=status,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+def _link_problem(request: web.Request, service: IncidentService) -> str | None:
+    links = service.ack_links
+    if links is None:
+        return "acknowledge links are off"
+    query = request.query
+    return links.check(
+        request.match_info["incident_id"],
+        query.get("r", ""),
+        query.get("e", ""),
+        query.get("s", ""),
+        datetime.now(UTC),
+    )
+
+
+@needs(Access.SIGNED_LINK)
+async def ack_page(request: web.Request) -> web.Response:
+    """`GET /ack/{id}?r=&e=&s=`: the incident and one button (a GET never acknowledges)."""
+    hub = request.app[hub_key]
+    words = _PAGE_WORDS[hub.config.hub.language]
+    service = _service(request)
+    problem = _link_problem(request, service)
+    if problem is not None:
+        return _page("Pantau", f"<p>{html.escape(words['refused'].format(why=problem))}</p>", 403)
+    stored = await service.outbox.incident(request.match_info["incident_id"])
+    if stored is None:
+        return _page("Pantau", f"<p>{html.escape(words['closed'])}</p>", 404)
+    state = f"<p>{words['state']}: <b>{html.escape(str(stored['state']))}</b></p>"
+    if stored["state"] != IncidentState.TRIGGERED:
+        return _page(str(stored["title"]), state)
+    form = (
+        f"<form method='post' action='{html.escape(request.path_qs)}'>"
+        f"<button type='submit'>{html.escape(words['button'])}</button></form>"
+    )
+    return _page(str(stored["title"]), state + form)
+
+
+@needs(Access.SIGNED_LINK)
+async def ack_by_link(request: web.Request) -> web.Response:
+    """`POST /ack/{id}?r=&e=&s=`: the responder the link was sent to takes the incident on."""
+    hub = request.app[hub_key]
+    words = _PAGE_WORDS[hub.config.hub.language]
+    service = _service(request)
+    problem = _link_problem(request, service)
+    if problem is not None:
+        return _page("Pantau", f"<p>{html.escape(words['refused'].format(why=problem))}</p>", 403)
+    incident_id = request.match_info["incident_id"]
+    responder = request.query["r"]
+    held = service.engine.incident(incident_id)
+    if held is None:
+        return _page("Pantau", f"<p>{html.escape(words['closed'])}</p>", 409)
+    if held.state is not IncidentState.TRIGGERED:
+        who = held.acknowledged_by or "?"
+        return _page(held.title, f"<p>{html.escape(words['already'].format(who=who))}</p>", 409)
+    await service.acknowledge(incident_id, f"{responder} (link)")
+    return _page(held.title, f"<p>{html.escape(words['taken'].format(who=responder))}</p>")
+
+
+def add_incident_routes(app: web.Application) -> None:
+    """Mount the incident API and the acknowledge-link pages."""
+    app.router.add_get("/api/incidents", list_incidents)
+    app.router.add_post("/api/incidents/{incident_id}/ack", acknowledge)
+    app.router.add_post("/api/incidents/{incident_id}/resolve", resolve)
+    app.router.add_get("/ack/{incident_id}", ack_page)
+    app.router.add_post("/ack/{incident_id}", ack_by_link)
