@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -152,10 +153,20 @@ class IncidentRow(Timestamped, Base):
     """An incident: opened by a rule, repeated, acknowledged and resolved by people."""
 
     __tablename__ = "incidents"
+    # One OPEN incident per dedup key: a repeat finds it and counts up. Once it is resolved the
+    # same thing in the same time bucket is a new incident, with the same key.
+    __table_args__ = (
+        Index(
+            "uq_incidents_open_dedup_key",
+            "dedup_key",
+            unique=True,
+            sqlite_where=text("state != 'resolved'"),
+            postgresql_where=text("state != 'resolved'"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
-    # A repeat of the same thing finds its open incident by this key and counts up.
-    dedup_key: Mapped[str] = mapped_column(String(255), unique=True)
+    dedup_key: Mapped[str] = mapped_column(String(255))
     rule_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
     # No foreign keys to owners, sites or cameras: an incident outlives a removed camera.
     owner_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)

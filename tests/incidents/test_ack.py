@@ -268,3 +268,20 @@ def test_the_cli_says_when_the_hub_is_not_running(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "cannot reach the hub at http://127.0.0.1:" in result.output
     assert "is `pantau run` running?" in result.output and "t" * 43 not in result.output
+
+
+async def test_after_a_resolve_the_same_thing_in_the_same_bucket_opens_a_new_incident(
+    running: Running, receiver: WebhookReceiver
+) -> None:
+    first, _ = await raise_incident(running, receiver)
+    service = running.hub.incidents
+    assert service is not None
+    assert await service.resolve(first, "operator-sari", "checked: a cat")
+    running.seen.events.clear()
+    await running.hub.bus.publish(
+        MotionStart.create(camera_id="tpa-gerbang", data={"zone": "gate"})
+    )
+    second = await running.seen.wait("triggered")
+    assert second.data["incident_id"] != first  # (it waits for the site's group summary)
+    states = {i["id"]: i["state"] for i in await service.outbox.incidents()}
+    assert states == {first: "resolved", second.data["incident_id"]: "triggered"}
