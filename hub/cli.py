@@ -628,6 +628,43 @@ def probe(
     sys.exit(0 if report.ok else 1)
 
 
+@main.group("events")
+def events_group() -> None:
+    """Device events: see how a vendor plugin reads what a device sent."""
+
+
+@events_group.command("decode")
+@click.option("--vendor", "vendor_name", required=True, help="The vendor whose payload it is.")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@config_option
+def events_decode(vendor_name: str, file: str, config_path: str | None) -> None:
+    """Print the normalized events in a captured payload, one JSON object a line.
+
+    FILE (`-` for standard input) is what a device sent: an ONVIF PullMessages answer, a
+    Hikvision alert or alertStream, a Dahua attach stream, ... Every part that gave no event is
+    named on standard error with the reason. Exits with 0 when an event came out, 1 when none
+    did, and 2 when the payload cannot be tried (an unknown vendor, one that cannot decode, a
+    file that cannot be read).
+    """
+    from hub.decode import DecodeError, decode_file, event_json, note_text, summary
+    from hub.runtime import Hub
+
+    hub = Hub(_load(config_path))
+    hub.load_plugins()
+    path = None if file == "-" else Path(file)
+    try:
+        decoded = decode_file(hub.vendors, vendor_name, path)
+    except DecodeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    for event in decoded.events:
+        click.echo(json.dumps(event_json(decoded.vendor, event), ensure_ascii=False))
+    for note in decoded.notes:
+        click.echo(note_text(note), err=True)
+    click.echo(summary(decoded, "standard input" if path is None else file), err=True)
+    sys.exit(0 if decoded.events else 1)
+
+
 @main.command("discover")
 @config_option
 @click.option("--wait", default=3.0, show_default=True, help="Seconds to wait for answers.")

@@ -58,6 +58,10 @@ class PayloadLog:
             sample(payload),
         )
 
+    def ignored(self, what: str, payload: bytes | str, reason: str) -> None:
+        """A payload that was understood but gives no event (a state report): debug level only."""
+        self.logger.debug("camera %r: no event from %s: %s", self.camera, what, reason)
+
     def unknown_topic(self, topic: str, payload: bytes | str | Mapping[str, Any]) -> bool:
         """Log a topic no parser knows, once; True the first time it is seen."""
         if topic in self.unknown_topics:

@@ -6,7 +6,8 @@ discovery.
 Everything a vendor reports is normalized to Pantau's event vocabulary (`CameraEvent`); the
 vendor's own topic and data ride along in `raw_topic` and `raw` for diagnosis. A plugin author
 implements `CameraVendor` (always), `StreamingVendor` (the engine can watch it), and
-`DeviceVendor` (it talks to the device itself); see docs/vendors.md.
+`DeviceVendor` (it talks to the device itself); `DecodingVendor` reads its devices' event
+payloads from a capture (`pantau events decode`); see docs/vendors.md.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from hub.config import CameraConfig
+    from hub.decode import CaptureLog
     from hub.registry import CameraRecord
     from hub.streams.units import PacketSource
 
@@ -297,6 +299,22 @@ class DiscoveringVendor(CameraVendor, Protocol):
 
     async def discover(self, wait: float = 3.0) -> list[DiscoveredDevice]:
         """The devices that answered within `wait` seconds."""
+        ...
+
+
+@runtime_checkable
+class DecodingVendor(CameraVendor, Protocol):
+    """A vendor that reads its devices' event payloads from a capture, offline."""
+
+    def decode(self, payload: bytes, log: CaptureLog) -> list[CameraEvent]:
+        """The normalized events in a captured payload, in order, as a session gives them.
+
+        Never raises, whatever the bytes: a part that cannot be read goes to `log.malformed`
+        and is skipped, an unknown topic to `log.unknown_topic` (and out as a `raw` event), and
+        a part that is read but gives no event (a heartbeat, a repeat, the end of a condition
+        that never started) to `log.ignored`, each with the reason in plain words. `log.camera`
+        names the capture.
+        """
         ...
 
 

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 from hub.streams.avsource import open_source
 from hub.streams.reconnect import ReconnectPolicy
 from hub.streams.units import PacketSource
-from hub.vendors import CameraAccess
+from hub.vendors import CameraAccess, CameraEvent
+from plugins.dahua.decode import decode_capture
 from plugins.dahua.options import read_options
 from plugins.dahua.session import DahuaSession
 
 if TYPE_CHECKING:
     from hub.config import CameraConfig
+    from hub.decode import CaptureLog
     from hub.registry import CameraRecord
 
 
@@ -46,3 +48,7 @@ class DahuaVendor:
     def connect(self, access: CameraAccess) -> DahuaSession:
         """A session to the device; no I/O until a method is awaited."""
         return DahuaSession(access, policy=self.policy)
+
+    def decode(self, payload: bytes, log: CaptureLog) -> list[CameraEvent]:
+        """The events in a captured attach stream or JSON event records, as a session reads them."""
+        return decode_capture(payload, log)

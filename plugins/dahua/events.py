@@ -19,6 +19,7 @@ OBJECTS: dict[str, ObjectKind] = {
     "nonmotor": "vehicle",
 }
 FIELD_ACTIONS = ("Inside", "Appear")
+STATE_REPORT = "a report that a condition still holds; its Start and Stop carry the event"
 """CrossRegionDetection `Action`s that mean an object is in the area rather than crossing it."""
 
 
@@ -57,6 +58,11 @@ def normalize(event: DahuaEvent, payloads: PayloadLog) -> CameraEvent | None:
         {"code": event.code, "action": event.action, "index": event.index, "data": event.data}
     )
     state = STATES.get(event.action.lower())
+    if event.action.lower() == "state":
+        # e.g. VideoMotionInfo, about once a second while motion lasts: its Start and Stop
+        # already carry the event, so this is no news and, above all, not a malformed record
+        payloads.ignored(f"{event.code} state report", repr(raw), STATE_REPORT)
+        return None
     if state is None:
         payloads.malformed("event", repr(raw), f"unknown action {event.action!r}")
         return None

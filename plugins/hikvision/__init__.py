@@ -16,7 +16,7 @@ the ISAPI (HTTP) port. Options, all optional:
 - `stream_timeout`: seconds of silence on the alert stream before it is reopened, default 120.
 
 Events come from /ISAPI/Event/notification/alertStream; see `plugins.hikvision.alerts` for how
-each eventType maps to Pantau's vocabulary (ANPR is a `raw` event with object `vehicle` and
+each eventType maps to Pantau's vocabulary (ANPR is a `plate` event with object `vehicle` and
 the plate in `raw["plate"]`). One device session serves an NVR's channels: events carry the
 channel (`dynChannelID`, else `channelID`); a single camera's events carry none.
 """

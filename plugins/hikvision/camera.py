@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 from hub.streams.avsource import open_source
 from hub.streams.reconnect import ReconnectPolicy
 from hub.streams.units import PacketSource
-from hub.vendors import CameraAccess, Unsupported
+from hub.vendors import CameraAccess, CameraEvent, Unsupported
+from plugins.hikvision.decode import decode_capture
 from plugins.hikvision.options import read_settings
 from plugins.hikvision.session import HikvisionSession
 
 if TYPE_CHECKING:
     from hub.config import CameraConfig
+    from hub.decode import CaptureLog
     from hub.registry import CameraRecord
 
 
@@ -49,3 +51,7 @@ class HikvisionVendor:
         if settings is None:
             raise Unsupported(f"camera {access.name!r}: {'; '.join(problems)}")
         return HikvisionSession(access, settings, self._policy)
+
+    def decode(self, payload: bytes, log: CaptureLog) -> list[CameraEvent]:
+        """The events in a captured alert, alertStream or alarm-host push, as a session reads it."""
+        return decode_capture(payload, log)

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from hub.vendors import CameraAccess, DiscoveredDevice
+from hub.vendors import CameraAccess, CameraEvent, DiscoveredDevice
 from plugins.onvif.const import MULTICAST_GROUP, VENDOR_NAME
+from plugins.onvif.decode import decode_capture
 from plugins.onvif.discovery import discover
 from plugins.onvif.events import EventTiming
 from plugins.onvif.session import OnvifSession
@@ -15,6 +16,7 @@ from plugins.onvif.stream import OnvifStreamSource
 
 if TYPE_CHECKING:
     from hub.config import CameraConfig
+    from hub.decode import CaptureLog
     from hub.registry import CameraRecord
     from hub.streams.units import PacketSource
 
@@ -35,7 +37,8 @@ def _whole(value: Any, low: int, high: int) -> bool:
 class OnvifVendor:
     """Cameras and NVRs spoken to by ONVIF.
 
-    A `CameraVendor`, `StreamingVendor`, `DeviceVendor` and `DiscoveringVendor`.
+    A `CameraVendor`, `StreamingVendor`, `DeviceVendor`, `DiscoveringVendor` and
+    `DecodingVendor`.
     """
 
     name = VENDOR_NAME
@@ -91,3 +94,7 @@ class OnvifVendor:
     async def discover(self, wait: float = 3.0) -> list[DiscoveredDevice]:
         """The ONVIF devices on the local network that answer a WS-Discovery probe."""
         return await discover(wait, self.discovery_target)
+
+    def decode(self, payload: bytes, log: CaptureLog) -> list[CameraEvent]:
+        """The events in a captured PullMessages answer, Notify or metadata stream document."""
+        return decode_capture(payload, log)

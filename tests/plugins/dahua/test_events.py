@@ -153,6 +153,14 @@ def test_an_unknown_code_is_delivered_raw_and_logged_once(caplog: pytest.LogCapt
 
 def test_an_unknown_action_is_logged_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
     payloads = payload_log()
-    assert normalize(DahuaEvent("VideoMotionInfo", "State", 0), payloads) is None
+    assert normalize(DahuaEvent("VideoMotion", "Blink", 0), payloads) is None
     assert payloads.malformed_count == 1
-    assert "unknown action 'State'" in caplog.records[0].getMessage()
+    assert "unknown action 'Blink'" in caplog.records[0].getMessage()
+
+
+def test_a_state_report_is_no_event_and_no_warning(caplog: pytest.LogCaptureFixture) -> None:
+    # VideoMotionInfo;action=State arrives about once a second during motion (rroller/dahua#166)
+    payloads = payload_log()
+    caplog.set_level("INFO")
+    assert normalize(DahuaEvent("VideoMotionInfo", "State", 0), payloads) is None
+    assert payloads.malformed_count == 0 and not caplog.records
