@@ -368,8 +368,11 @@ class IncidentEngine:
         timezone: str | tzinfo = "Asia/Jakarta",
         cameras: Callable[[str], CameraFacts | None] = _no_camera,
         new_id: Callable[[], str] = _random_id,
+        language: str = "id",
     ) -> None:
         self._tz = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+        self.language = language
+        """Of the kinds' default titles and messages: id (Bahasa Indonesia) or en."""
         self._cameras = cameras
         self._new_id = new_id
         self._incidents: dict[str, Incident] = {}
@@ -615,8 +618,8 @@ class IncidentEngine:
             owner=owner,
             site=camera.site if camera is not None else None,
             severity=rule.severity,
-            title=render(rule.title_template(), fields_),
-            message=render(rule.message_template(), fields_),
+            title=render(rule.title_template(self.language), fields_),
+            message=render(rule.message_template(self.language), fields_),
             opened_at=now,
             updated_at=now,
             rule_responders=tuple(rule.responders),
@@ -903,11 +906,12 @@ class IncidentEngine:
         timezone: str | tzinfo = "Asia/Jakarta",
         cameras: Callable[[str], CameraFacts | None] = _no_camera,
         new_id: Callable[[], str] = _random_id,
+        language: str = "id",
     ) -> IncidentEngine:
         """An engine that carries on from the state `to_dict` wrote, with today's settings."""
         if data.get("version") != STATE_VERSION:
             raise ValueError(f"incident engine state of version {data.get('version')!r}")
-        engine = cls(settings, timezone=timezone, cameras=cameras, new_id=new_id)
+        engine = cls(settings, timezone=timezone, cameras=cameras, new_id=new_id, language=language)
         for item in data["incidents"]:
             incident = Incident.from_dict(item)
             engine._incidents[incident.id] = incident

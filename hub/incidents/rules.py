@@ -53,17 +53,36 @@ _KIND_FIELDS = {
     "stable_for": "camera_offline",
 }
 
-_DEFAULT_TITLES: dict[str, str] = {
-    "event": "{rule_name}: {camera}",
-    "camera_offline": "{camera} is offline",
-    "camera_tampered": "{camera} was tampered with ({kind})",
-    "data_usage": "{camera} used more data than its package allows",
+# The kinds' default alert texts, in the hub's language (`hub.language`); a rule's own `title`
+# and `message` override them.
+_DEFAULT_TITLES: dict[str, dict[str, str]] = {
+    "id": {
+        "event": "{rule_name}: {camera}",
+        "camera_offline": "Kamera {camera} terputus (offline)",
+        "camera_tampered": "Kamera {camera} diganggu ({kind})",
+        "data_usage": "Kamera {camera} melewati kuota paket datanya",
+    },
+    "en": {
+        "event": "{rule_name}: {camera}",
+        "camera_offline": "{camera} is offline",
+        "camera_tampered": "{camera} was tampered with ({kind})",
+        "data_usage": "{camera} used more data than its package allows",
+    },
 }
-_DEFAULT_MESSAGES: dict[str, str] = {
-    "event": "{type} at {camera} ({site}) at {time}",
-    "camera_offline": "{camera} ({site}) has been offline since {time}",
-    "camera_tampered": "{camera} ({site}): {kind} at {time}",
-    "data_usage": "{camera} ({site}) went over its data package at {time}",
+_DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
+    "id": {
+        "event": "{type} di {camera} ({site}) pukul {time}",
+        "camera_offline": "{camera} ({site}) terputus sejak pukul {time}",
+        "camera_tampered": "{camera} ({site}): {kind} pukul {time}",
+        "data_usage": "{camera} ({site}) memakai {used} dari kuota {allowed} (per {period}) "
+        "pukul {time}",
+    },
+    "en": {
+        "event": "{type} at {camera} ({site}) at {time}",
+        "camera_offline": "{camera} ({site}) has been offline since {time}",
+        "camera_tampered": "{camera} ({site}): {kind} at {time}",
+        "data_usage": "{camera} ({site}) used {used} of its {allowed} ({period}) by {time}",
+    },
 }
 
 
@@ -491,13 +510,17 @@ class Rule(Section):
             and in_any_window(self.when, event.time, tz)
         )
 
-    def title_template(self) -> str:
-        """The title template, or the kind's default."""
-        return self.title if self.title is not None else _DEFAULT_TITLES[self.kind]
+    def title_template(self, language: str = "id") -> str:
+        """The title template, or the kind's default in `language` (id or en)."""
+        if self.title is not None:
+            return self.title
+        return _DEFAULT_TITLES.get(language, _DEFAULT_TITLES["id"])[self.kind]
 
-    def message_template(self) -> str:
-        """The message template, or the kind's default."""
-        return self.message if self.message is not None else _DEFAULT_MESSAGES[self.kind]
+    def message_template(self, language: str = "id") -> str:
+        """The message template, or the kind's default in `language` (id or en)."""
+        if self.message is not None:
+            return self.message
+        return _DEFAULT_MESSAGES.get(language, _DEFAULT_MESSAGES["id"])[self.kind]
 
 
 # -- alert text -----------------------------------------------------------------------------------

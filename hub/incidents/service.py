@@ -265,13 +265,19 @@ class IncidentService:
             try:
                 data = json.loads(self.state_path.read_text(encoding="utf-8"))
                 engine = IncidentEngine.from_dict(
-                    data, self._settings, timezone=self._tz, cameras=self._camera
+                    data,
+                    self._settings,
+                    timezone=self._tz,
+                    cameras=self._camera,
+                    language=self.language,
                 )
                 log.info("incident engine resumed with %d open", len(engine.incidents()))
                 return engine
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 log.error("incident engine state unreadable, starting afresh: %s", exc)
-        return IncidentEngine(self._settings, timezone=self._tz, cameras=self._camera)
+        return IncidentEngine(
+            self._settings, timezone=self._tz, cameras=self._camera, language=self.language
+        )
 
     def _save_engine(self) -> None:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)

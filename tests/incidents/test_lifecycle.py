@@ -89,13 +89,14 @@ def incident_settings(*rules: dict[str, Any], **sections: Any) -> IncidentSettin
     return IncidentSettings.model_validate(data)
 
 
-def make_engine(*rules: dict[str, Any], **sections: Any) -> IncidentEngine:
+def make_engine(*rules: dict[str, Any], language: str = "en", **sections: Any) -> IncidentEngine:
     counter = itertools.count(1)
     return IncidentEngine(
         incident_settings(*rules, **sections),
         timezone="Asia/Jakarta",
         cameras=CAMERAS.get,
         new_id=lambda: f"id{next(counter)}",
+        language=language,
     )
 
 
@@ -528,6 +529,25 @@ def test_data_usage_over_the_package_is_built_in() -> None:
     assert isinstance(opened, Open)
     assert opened.incident.title == "Zona aktif TPA used more data than its package allows"
     assert opened.incident.auto_resolve is False and opened.incident.kind == "data_usage"
+
+
+def test_the_default_alert_texts_follow_the_hub_language() -> None:
+    usage = event(
+        "usage.exceeded", "tpa-zona", at(), used="51.2 GB", allowed="50.0 GB", period="month"
+    )
+    rule = {"id": "kuota", "kind": "data_usage", "severity": "low"}
+    [dalam] = of(Open, make_engine(rule, language="id").handle(usage, at()))
+    assert dalam.incident.title == "Kamera Zona aktif TPA melewati kuota paket datanya"
+    assert dalam.incident.message.startswith(
+        "Zona aktif TPA (tpa) memakai 51.2 GB dari kuota 50.0 GB (per month) pukul 22:00"
+    )
+    [english] = of(Open, make_engine(rule).handle(usage, at()))
+    assert english.incident.message.startswith(
+        "Zona aktif TPA (tpa) used 51.2 GB of its 50.0 GB (month) by 22:00"
+    )
+    custom = {**rule, "title": "Kuota {camera} habis"}
+    [own] = of(Open, make_engine(custom, language="id").handle(usage, at()))
+    assert own.incident.title == "Kuota Zona aktif TPA habis"
 
 
 def test_templates_with_unknown_placeholders_reach_the_incident_as_written() -> None:
