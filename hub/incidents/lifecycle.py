@@ -427,6 +427,28 @@ class IncidentEngine:
         """The open incident with this id; None when unknown or resolved."""
         return self._incidents.get(incident_id)
 
+    def adopt(self, incident: Incident) -> None:
+        """Hold `incident` as the store has it (newer than the engine's own saved state)."""
+        if incident.state is IncidentState.RESOLVED:
+            self.forget(incident.id)
+            return
+        previous = self._incidents.get(incident.id)
+        if previous is not None and self._by_key.get(previous.key) == previous.id:
+            del self._by_key[previous.key]
+        self._incidents[incident.id] = incident
+        self._by_key[incident.key] = incident.id
+
+    def forget(self, incident_id: str) -> None:
+        """Stop holding an incident the store says is resolved."""
+        incident = self._incidents.pop(incident_id, None)
+        if incident is None:
+            return
+        if self._by_key.get(incident.key) == incident_id:
+            del self._by_key[incident.key]
+        for group in self._groups.values():
+            if incident_id in group.held:
+                group.held.remove(incident_id)
+
     def is_offline(self, camera_id: str) -> bool:
         """Whether the last word about this camera was `camera.offline`."""
         return camera_id in self._offline

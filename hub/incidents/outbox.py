@@ -307,6 +307,19 @@ class Outbox:
             rows = (await session.scalars(query)).all()
         return [_incident_answer(row) for row in rows]
 
+    async def stored_states(
+        self, also: Iterable[str] = ()
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        """State and data of every open incident, and of the incidents `also` names."""
+        wanted = IncidentRow.state != "resolved"
+        named = list(also)
+        if named:
+            wanted = or_(wanted, IncidentRow.id.in_(named))
+        query = select(IncidentRow.id, IncidentRow.state, IncidentRow.data).where(wanted)
+        async with self._db.session() as session:
+            rows = (await session.execute(query)).all()
+        return {row[0]: (row[1], row[2] or {}) for row in rows}
+
     async def incident(self, incident_id: str) -> dict[str, Any] | None:
         """One incident as a JSON-ready row, or None."""
         async with self._db.session() as session:

@@ -76,7 +76,13 @@ def incident_fields(incident: Incident) -> dict[str, Any]:
         "severity": incident.severity.value,
         "title": incident.title[:200],
         "summary": incident.message,
-        "data": {"kind": incident.kind, "event_type": incident.event_type},
+        # the engine's whole incident: a restart that finds the engine's saved state older
+        # than the store (a crash between the two writes) takes it from here
+        "data": {
+            "kind": incident.kind,
+            "event_type": incident.event_type,
+            "incident": incident.to_dict(),
+        },
         "escalation": (
             {
                 "policy": escalation.policy,

@@ -24,7 +24,15 @@ from hub.bus import Bus, Subscription
 from hub.events import Event
 from hub.incidents.acklink import AckLinks
 from hub.incidents.delivery import DeliveryWorker
-from hub.incidents.lifecycle import Decision, Escalate, IncidentEngine, Notify, Open, Update
+from hub.incidents.lifecycle import (
+    Decision,
+    Escalate,
+    Incident,
+    IncidentEngine,
+    Notify,
+    Open,
+    Update,
+)
 from hub.incidents.outbox import Outbox
 from hub.incidents.plan import place_of, records
 from hub.incidents.routing import Roster
@@ -96,8 +104,9 @@ class IncidentService:
     # -- running
 
     async def start(self) -> None:
-        """Learn the cameras, follow the bus, tick, and deliver."""
+        """Learn the cameras, catch up with the store, follow the bus, tick, and deliver."""
         await self._refresh_cameras()
+        await self._catch_up()
         self._subscriptions.append(
             self._bus.subscribe(
                 "*",
@@ -143,6 +152,32 @@ class IncidentService:
         return bool(decisions)
 
     # -- inside
+
+    async def _catch_up(self) -> None:
+        """Take from the store what the engine's saved state missed.
+
+        Each change is committed to the store first and the engine's state saved after it, so
+        a crash between the two leaves the store ahead: an incident opened, acknowledged or
+        resolved that the saved state does not know. Without this, the next repeat would open
+        a second incident (or a resolved one would keep escalating).
+        """
+        held = {incident.id: incident for incident in self.engine.incidents()}
+        stored = await self.outbox.stored_states(held)
+        caught = 0
+        for incident_id, (state, data) in stored.items():
+            mine = held.get(incident_id)
+            if mine is not None and mine.state.value == state:
+                continue
+            if state == "resolved":
+                self.engine.forget(incident_id)
+            elif isinstance(data.get("incident"), dict):
+                self.engine.adopt(Incident.from_dict(data["incident"]))
+            else:
+                continue  # stored before the store kept the whole incident
+            caught += 1
+        if caught:
+            log.warning("incident engine caught up with %d changes the store had", caught)
+            self._save_engine()
 
     def _camera(self, camera_id: str) -> CameraFacts | None:
         return self._facts.get(camera_id)

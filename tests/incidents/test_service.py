@@ -124,3 +124,60 @@ async def test_motion_in_the_zone_alerts_the_responder_and_ack_is_recorded(
     (row,) = json.loads(listed.stdout)
     assert row["id"] == incident_id and row["state"] == "acknowledged" and row["count"] == 2
     assert row["acknowledged_by"] == "operator-sari" and row["title"].startswith("Gerak di gate")
+
+
+async def test_a_restart_after_a_crash_between_store_and_saved_state_catches_up(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    """The store is written first, the engine's state after: a crash between them loses nothing."""
+    config = city(tmp_path, receiver.url("json", "satpol"))
+    gate = {"zone": "gate"}
+
+    async def started() -> tuple[Hub, Seen]:
+        hub = Hub(config)
+        await hub.start()
+        return hub, Seen(hub)
+
+    hub, seen = await started()
+    assert hub.incidents is not None
+    state = hub.incidents.state_path
+    before = state.read_text(encoding="utf-8") if state.exists() else None
+    await hub.bus.publish(MotionStart.create(camera_id="tpa-gerbang", data=gate))
+    incident_id = (await seen.wait("triggered")).data["incident_id"]
+    acked_before = state.read_text(encoding="utf-8")
+    await hub.stop()
+    # as if killed after the outbox commit, before the engine's state was written
+    if before is None:
+        state.unlink()
+    else:
+        state.write_text(before, encoding="utf-8")
+
+    hub, seen = await started()
+    try:
+        assert hub.incidents is not None
+        assert [i.id for i in hub.incidents.engine.incidents()] == [incident_id]
+        await hub.bus.publish(MotionStart.create(camera_id="tpa-gerbang", data=gate))
+        repeat = await seen.wait("updated")
+        assert repeat.data["incident_id"] == incident_id  # the same incident, not a second
+        assert await hub.incidents.acknowledge(incident_id, "operator-sari")
+    finally:
+        await hub.stop()
+    state.write_text(acked_before, encoding="utf-8")  # the saved state missed the ack
+
+    hub, seen = await started()
+    try:
+        assert hub.incidents is not None
+        held = hub.incidents.engine.incident(incident_id)
+        assert held is not None and held.state.value == "acknowledged"
+        assert held.acknowledged_by == "operator-sari" and held.next_escalation_at is None
+        assert await hub.incidents.resolve(incident_id, "operator-sari")
+    finally:
+        await hub.stop()
+    state.write_text(acked_before, encoding="utf-8")  # ... and the resolve
+
+    hub, seen = await started()
+    try:
+        assert hub.incidents is not None
+        assert hub.incidents.engine.incidents() == []
+    finally:
+        await hub.stop()
