@@ -142,6 +142,37 @@ def plugins_command(config_path: str | None, safe_mode: bool, as_json: bool) -> 
     click.echo(_table(rows, ["NAME", "KIND", "VERSION", "SOURCE", "STATE", "REASON"]))
 
 
+@main.group("plugin")
+def plugin_group() -> None:
+    """Tools for plugin authors."""
+
+
+@plugin_group.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to create (default: ./pantau-NAME).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["vendor"]),
+    default="vendor",
+    show_default=True,
+    help="What the plugin adds (only vendor plugins so far).",
+)
+def plugin_new(name: str, directory: Path | None, kind: str) -> None:
+    """Write a new third-party plugin package: pyproject, manifest, skeleton, README, a test."""
+    from hub.scaffold import ScaffoldError, scaffold
+
+    try:
+        made = scaffold(name, directory, kind)
+    except ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(made.next_steps())
+
+
 @asynccontextmanager
 async def _registry(config: Config) -> AsyncIterator[Any]:
     from hub.runtime import Hub

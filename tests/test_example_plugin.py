@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,7 +11,9 @@ from typing import Any, cast
 
 import pytest
 
+from hub.config import CameraConfig
 from hub.plugins import PluginSource, PluginState
+from hub.vendors import DeviceVendor, StreamingVendor
 from tests.plugin_kit import PluginLab, open_lab
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "examples" / "plugin-template"
@@ -22,23 +25,22 @@ def lab(tmp_path: Path) -> Iterator[PluginLab]:
 
 
 def install_template(lab: PluginLab) -> None:
+    """Install the template as pip would: its package, and a dist-info with its entry points."""
+    project = tomllib.loads((TEMPLATE / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     site = lab.root / "site"
     shutil.copytree(TEMPLATE / "pantau_sunrise_mall", site / "pantau_sunrise_mall")
-    dist = site / "pantau_sunrise_mall-0.1.0.dist-info"
+    dist = site / f"pantau_sunrise_mall-{project['version']}.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: pantau-sunrise-mall\nVersion: 0.1.0\n", encoding="utf-8"
+        f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n",
+        encoding="utf-8",
     )
-    entry_points = (
-        (TEMPLATE / "pyproject.toml")
-        .read_text(encoding="utf-8")
-        .split('[project.entry-points."pantau.plugins"]')[1]
+    lines = [
+        f"{name} = {value}" for name, value in project["entry-points"]["pantau.plugins"].items()
+    ]
+    (dist / "entry_points.txt").write_text(
+        "[pantau.plugins]\n" + "\n".join(lines) + "\n", encoding="utf-8"
     )
-    name, module = (
-        part.strip().strip('"') for part in entry_points.strip().splitlines()[0].split("=")
-    )
-    line = f"{name} = {module}"
-    (dist / "entry_points.txt").write_text(f"[pantau.plugins]\n{line}\n", encoding="utf-8")
 
 
 async def test_template_as_entry_point(lab: PluginLab) -> None:
@@ -47,18 +49,21 @@ async def test_template_as_entry_point(lab: PluginLab) -> None:
     record = host.records["sunrise_mall"]
     assert record.source is PluginSource.ENTRY_POINT
     assert record.state is PluginState.LOADED
+    assert record.origin == "pantau_sunrise_mall (pantau-sunrise-mall)"
     vendor = host.registered("camera_vendor")["sunrise_mall"].obj
-    camera = SimpleNamespace(host=None, options={})
-    assert vendor.check_camera(camera) == [
-        "vendor 'sunrise_mall' needs the NVR's host",
-        "vendor 'sunrise_mall' needs options.channel (1, 2, ...)",
-    ]
+    assert isinstance(vendor, DeviceVendor) and isinstance(vendor, StreamingVendor)
+    camera = CameraConfig(
+        id="lobby", name="Lobby", owner="mall", vendor="sunrise_mall", url="rtsp://10.0.0.2/"
+    )
+    assert vendor.check_camera(camera) == ["vendor 'sunrise_mall' needs the NVR's host"]
     assert [r.path for r in host.web_routes] == ["/plugins/sunrise_mall/status"]
     hub = cast(Any, SimpleNamespace())
+    states = [record.state.value]
     await host.setup_all(hub)
-    assert record.state.value == "running"
+    states.append(record.state.value)
     await host.shutdown_all(hub)
-    assert record.state.value == "stopped"
+    states.append(record.state.value)
+    assert states == ["loaded", "running", "stopped"]
 
 
 def test_template_as_folder_plugin(lab: PluginLab) -> None:

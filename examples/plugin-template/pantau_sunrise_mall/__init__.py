@@ -1,35 +1,43 @@
-"""A complete example plugin: a private mall's NVR as a camera vendor, with a status route."""
+"""A complete third-party vendor plugin: the channels of a mall's Sunrise NVR.
+
+The NVR speaks a small HTTP JSON API (described in this template's README.md): device
+information and channels, snapshots, and an event feed of JSON lines; its channels stream over
+RTSP. A camera gives the NVR's `host` and may set these `options`:
+
+- `channel`: the NVR channel this camera is (1-based); default 1. Streams and snapshots use it;
+  events come for every channel, each with its own.
+- `stream`: `sub` (default) or `main`, the stream the hub monitors.
+- `port`: the API's port; default the camera's `port`, else 80 (443 with `https`).
+- `https`: true to speak HTTPS to the API; `tls_verify`: false to accept a self-signed
+  certificate (default true).
+- `rtsp_port`: the RTSP server's port; default 554.
+- `heartbeat`: seconds between the NVR's heartbeats on the event feed; default 10. A feed silent
+  for three heartbeats is reopened.
+
+Besides the vendor, the plugin shows the other kinds of hook: `setup` and `shutdown`, and a
+status page at `/plugins/sunrise_mall/status`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from hub import hookimpl
+from pantau_sunrise_mall.camera import SunriseMallNvr
+
+if TYPE_CHECKING:
+    from hub.plugins import PluginContext, Register
+    from hub.runtime import Hub
 
 STATE: dict[str, Any] = {"started": False}
-
-
-class SunriseMallNvr:
-    """Cameras that are channels of the mall's NVR: they need the NVR's host and a channel."""
-
-    name = "sunrise_mall"
-    description = "Sunrise Mall NVR channels"
-
-    def check_camera(self, camera: Any) -> list[str]:
-        """A channel camera needs the NVR host and a `channel` option."""
-        problems = []
-        if not camera.host:
-            problems.append("vendor 'sunrise_mall' needs the NVR's host")
-        if "channel" not in camera.options:
-            problems.append("vendor 'sunrise_mall' needs options.channel (1, 2, ...)")
-        return problems
+"""What the status page shows; set by `setup` and `shutdown`."""
 
 
 @hookimpl
-def register_camera_vendors(register: Any) -> None:
-    """Offer the mall's NVR as a vendor."""
+def register_camera_vendors(register: Register) -> None:
+    """Offer the `sunrise_mall` vendor."""
     register(SunriseMallNvr())
 
 
@@ -39,19 +47,19 @@ async def status(request: web.Request) -> web.Response:
 
 
 @hookimpl
-def register_web_routes(register: Any) -> None:
+def register_web_routes(register: Register) -> None:
     """Serve a status page at /plugins/sunrise_mall/status."""
     register("GET", "/status", status)
 
 
 @hookimpl
-async def setup(hub: Any, plugin: Any) -> None:
-    """Remember that setup ran; a real plugin would connect to the NVR here."""
+async def setup(hub: Hub, plugin: PluginContext) -> None:
+    """Note that the plugin is ready; the hub opens the NVR's sessions itself."""
     STATE["started"] = True
     plugin.log.info("sunrise mall plugin ready")
 
 
 @hookimpl
-async def shutdown(hub: Any, plugin: Any) -> None:
-    """Forget the NVR."""
+async def shutdown(hub: Hub, plugin: PluginContext) -> None:
+    """Note that the plugin stopped."""
     STATE["started"] = False
