@@ -18,7 +18,12 @@ the mount open so that every phase finds the encoder running. Then, one after th
     mount makes GStreamer restart the RTP clock of the others), then the window is measured.
 Only the measured processes count, read from /proc: utime + stime of the hub process and its
 descendants (and of children it reaped), or of every baseline ffmpeg; resident memory is VmRSS
-at the end of the window. RSS per camera = (RSS with N cameras - RSS of the idle hub) / N. The
+at the end of the window. RSS per camera = (RSS with N cameras - RSS of the idle hub) / N.
+Writes, over the window, from /proc/PID/io of the hub and its descendants: wchar (what it handed
+to write calls: the clip pre-roll's files, the database, the log) and write_bytes -
+cancelled_write_bytes (what reached, or will reach, the storage: pre-roll files unlinked before
+writeback are cancelled), less the change in the size of the pre-roll files alive at the
+window's ends; also the sectors written to the data folder's whole device. The
 server and the keeper are never counted; their CPU, and the whole machine's, are recorded so a
 contended or saturated run shows. A run in which a camera is not online at the end, or a
 baseline ffmpeg died, is marked invalid and the command exits with 1. Every hub phase runs a
@@ -166,6 +171,112 @@ def tree_rss(pid: int) -> int:
     return sum(process_rss(p) for p in [pid, *descendants(pid)])
 
 
+IO_FIELDS = ("wchar", "write_bytes", "cancelled_write_bytes")
+
+
+def process_io(pid: int) -> dict[str, int]:
+    """/proc/PID/io: bytes handed to write() (wchar), pages it dirtied (write_bytes), and dirty
+    pages dropped before writeback, as when a file is unlinked (cancelled_write_bytes)."""
+    found = dict.fromkeys(IO_FIELDS, 0)
+    try:
+        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in found:
+                found[key] = int(value)
+    except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError):
+        pass
+    return found
+
+
+def tree_io(pid: int) -> dict[str, int]:
+    """/proc/PID/io of a process and its descendants, summed."""
+    total = dict.fromkeys(IO_FIELDS, 0)
+    for p in [pid, *descendants(pid)]:
+        for key, value in process_io(p).items():
+            total[key] += value
+    return total
+
+
+def ring_file_bytes(data_dir: Path) -> int:
+    """Bytes (in whole blocks, as pages are dirtied) of the pre-roll files alive under data_dir."""
+    total = 0
+    for folder, _, names in os.walk(data_dir / "ring"):
+        for name in names:
+            with contextlib.suppress(OSError):  # unlinked meanwhile
+                total += os.stat(os.path.join(folder, name)).st_blocks * 512
+    return total
+
+
+def io_window(
+    before: dict[str, int], after: dict[str, int], cameras: int, seconds: float
+) -> dict[str, Any]:
+    """What the hub wrote during a window, from /proc/PID/io and the pre-roll's live files.
+
+    write_bytes - cancelled_write_bytes is what went, or will go, to the storage: the pages of
+    a pre-roll file unlinked before writeback are cancelled. The files alive at the window's
+    ends are not written yet; the change in their size is taken off (the cameras of the
+    benchmark share one stream, so all write and unlink their GOPs at the same moments).
+    """
+    delta = {key: after[key] - before[key] for key in IO_FIELDS}
+    live = after["ring_file_bytes"] - before["ring_file_bytes"]
+    storage = delta["write_bytes"] - delta["cancelled_write_bytes"] - live
+    per_camera_min = 60 / seconds / cameras if cameras else 0.0
+    return {
+        **delta,
+        "ring_file_bytes_start": before["ring_file_bytes"],
+        "ring_file_bytes_end": after["ring_file_bytes"],
+        "storage_bytes": storage,
+        "storage_mb_per_camera_per_min": round(storage * per_camera_min / 1e6, 4)
+        if cameras
+        else None,
+        "wchar_mb_per_camera_per_min": round(delta["wchar"] * per_camera_min / 1e6, 3)
+        if cameras
+        else None,
+    }
+
+
+def device_sectors_written(path: Path) -> int | None:
+    """Sectors (512 B) written to the block device holding `path`, every process and the
+    file system's journal included; None when it is not a block device (tmpfs, overlay)."""
+    dev = path.stat().st_dev
+    try:
+        fields = Path(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}/stat").read_text().split()
+        return int(fields[6])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def file_system(path: Path) -> dict[str, str]:
+    """The mount holding `path` (the hub's data folder, where the pre-roll's files go)."""
+    best = ("", "", "")
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/mounts").read_text().splitlines():
+            device, mount, kind = line.split()[:3]
+            if str(path.resolve()).startswith(mount.rstrip("/") + "/") and len(mount) > len(
+                best[1]
+            ):
+                best = (device, mount, kind)
+    return {"device": best[0], "mount": best[1], "type": best[2]}
+
+
+def writeback_settings() -> dict[str, int | None]:
+    """The kernel's page cache writeback: dirty pages older than dirty_expire_centisecs, or more
+    than the background threshold, are written out."""
+    found: dict[str, int | None] = {}
+    for name in (
+        "dirty_expire_centisecs",
+        "dirty_writeback_centisecs",
+        "dirty_background_ratio",
+        "dirty_background_bytes",
+        "dirty_ratio",
+    ):
+        try:
+            found[name] = int(Path(f"/proc/sys/vm/{name}").read_text())
+        except (OSError, ValueError):
+            found[name] = None
+    return found
+
+
 def machine_ticks() -> tuple[int, int]:
     """Busy and total CPU ticks of the whole machine since boot, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
@@ -199,6 +310,7 @@ def machine() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "ffmpeg": ffmpeg,
         "load_average_at_start": list(os.getloadavg()),
+        "writeback": writeback_settings(),
     }
 
 
@@ -540,11 +652,15 @@ class Bench:
 
             before = driver.ask("stats")  # also restarts the loop lag count for the window
             rss_start = tree_rss(driver.pid)
+            io_start = {**tree_io(driver.pid), "ring_file_bytes": ring_file_bytes(data_dir)}
+            sectors_start = device_sectors_written(self.workdir)
             rss_samples.append((time.monotonic(), rss_start))
             py_spy = self.start_py_spy(driver.pid, seconds, tag) if cameras else None
             window = measure(seconds, lambda: tree_cpu(driver.pid), self.helpers_cpu, poll=poll)
             after = driver.ask("stats")
             rss_end = tree_rss(driver.pid)
+            io_end = {**tree_io(driver.pid), "ring_file_bytes": ring_file_bytes(data_dir)}
+            sectors_end = device_sectors_written(self.workdir)
             samples.append(after)
             rss_samples.append((time.monotonic(), rss_end))
         finally:
@@ -574,6 +690,12 @@ class Bench:
             "rss_bytes_start": rss_start,
             "rss_bytes_end": rss_end,
             "rss_growth_mb_per_min": round(slope(rss_samples) * 60 / 1e6, 2),
+            "io": io_window(io_start, io_end, cameras, window.seconds),
+            "device_written_bytes": (
+                512 * (sectors_end - sectors_start)
+                if sectors_start is not None and sectors_end is not None
+                else None
+            ),
             "event_loop": ready.get("event_loop"),
             "hub_start_s": round(ready_s, 2),
             "all_online_after_s": round(online_s, 2) if online_s is not None else None,
@@ -760,6 +882,10 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
         base = statistics.median(r["cpu_pct_per_camera"] for r in base_runs)
         ratio = base / cpu if cpu > 0 else None
         valid = all(r["valid"] for r in runs) and all(r["valid"] for r in base_runs)
+        storage = statistics.median(r["io"]["storage_bytes"] for r in runs)
+        written = statistics.median(r["io"]["wchar"] for r in runs)
+        seconds = statistics.median(r["window"]["seconds"] for r in runs)
+        device = [r["device_written_bytes"] for r in runs if r["device_written_bytes"] is not None]
         rows.append(
             {
                 "cameras": int(n),
@@ -773,6 +899,16 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
                 ),
                 "pantau_rss_mb_per_camera": round(rss_per_camera, 3),
                 "pantau_rss_mb_total": round(rss_end / 1e6, 1),
+                # the hub process's own writes (pre-roll files, database, log), per camera
+                "hub_written_mb_per_camera_per_min": round(
+                    written / int(n) / seconds * 60 / 1e6, 3
+                ),
+                "hub_storage_mb_per_camera_per_min": round(
+                    storage / int(n) / seconds * 60 / 1e6, 4
+                ),
+                "device_written_mb_per_min": (
+                    round(statistics.median(device) / seconds * 60 / 1e6, 2) if device else None
+                ),
                 "baseline_cameras": results["baseline_cameras_for"][n],
                 "baseline_cpu_pct_per_camera": round(base, 4),
                 "ratio": round(ratio, 2) if ratio is not None else None,
@@ -854,6 +990,22 @@ def print_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> None:
         " the ffmpegs), never the RTSP server's. 'T3 on': cameras with a full decoder running"
         " (leased), mean over the window."
     )
+    print()
+    print(
+        f"writes ({results['data_file_system']['type'] or '?'} at"
+        f" {results['data_file_system']['mount'] or '?'}; the pre-roll's files go to the hub's"
+        " data folder there):"
+    )
+    for row in rows:
+        device = row["device_written_mb_per_min"]
+        print(
+            f"  N={row['cameras']:<4} the hub wrote {row['hub_written_mb_per_camera_per_min']:.2f}"
+            f" MB/min per camera (write calls), of which"
+            f" {row['hub_storage_mb_per_camera_per_min']:.4f} MB/min per camera reached storage"
+            " (write_bytes - cancelled_write_bytes, less the change in live pre-roll files);"
+            f" the whole device: {'-' if device is None else f'{device:.1f}'} MB/min"
+            " (every process, journal included)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -962,6 +1114,7 @@ def main() -> int:
                 "baseline": {},
                 "pantau": {},
                 "baseline_cameras_for": baseline_for,
+                "data_file_system": file_system(workdir),
             }
             document["results"] = results
             print(
@@ -970,6 +1123,11 @@ def main() -> int:
             )
             if not document["parameters"]["default_tiers"]:
                 print("  DIAGNOSIS: not the default tiers, so not a measure against the targets")
+            if results["data_file_system"]["type"] in ("tmpfs", "ramfs"):
+                print(
+                    f"  warning: {workdir} is on {results['data_file_system']['type']}: the"
+                    " pre-roll's files are in RAM there, outside the hub's RSS"
+                )
             for r in range(args.repeat):
                 print(f"  idle hub ({r + 1}/{args.repeat})", flush=True)
                 results["idle_hub"].append(bench.run_hub(0, min(args.seconds, 15.0), f"idle{r}"))
@@ -987,7 +1145,9 @@ def main() -> int:
                         f" event loop late by {run['loop_lag_ms_mean']} ms on average"
                         f" ({run['loop_lag_ms_max']} ms at most);"
                         f" RSS {run['rss_bytes_end'] / 1e6:.0f} MB,"
-                        f" {run['rss_growth_mb_per_min']:+.1f} MB/min in the window",
+                        f" {run['rss_growth_mb_per_min']:+.1f} MB/min in the window;"
+                        f" wrote {run['io']['wchar'] / 1e6:.0f} MB,"
+                        f" {run['io']['storage_bytes'] / 1e6:.2f} MB of it to storage",
                         flush=True,
                     )
             rows = summarize(results)

@@ -141,6 +141,18 @@ class Tamper(Event):
     event_type = "tamper"
 
 
+class UsageExceeded(Event):
+    """A camera used up a data package's allowance; `data.package`, `data.period` (day, month)."""
+
+    event_type = "usage.exceeded"
+
+
+class UsageWarning(Event):
+    """A camera used the share of an allowance its package warns at (`warn_at`)."""
+
+    event_type = "usage.warning"
+
+
 class LineCrossing(Event):
     """A device saw an object cross a line; the vendor event fields (see `hub.devices`)."""
 

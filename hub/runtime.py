@@ -24,6 +24,7 @@ from hub.plugins import PluginHost, PluginState
 from hub.registry import Registry
 from hub.store import Database
 from hub.streams.engine import StreamEngine
+from hub.streams.packages import AllowanceWatch
 from hub.streams.usage import UsageLedger
 from hub.streams.worker import EngineSettings
 from hub.vendors import CameraVendor
@@ -207,6 +208,12 @@ class Hub:
             registry=self.registry,
             vendors=lambda: self.vendors,
             usage=UsageLedger(self.db, self.config.hub.timezone),
+            allowances=AllowanceWatch(
+                self.db,
+                self.config.data_packages,
+                self.config.hub.timezone,
+                self.registry.list_cameras,
+            ),
             data_dir=self.data_dir,
             settings=EngineSettings(
                 keyframe_interval=settings.keyframe_interval,
@@ -214,6 +221,7 @@ class Hub:
                 motion_width=settings.motion_width,
                 snapshot_width=settings.snapshot_width,
                 pre_roll=settings.pre_roll,
+                ring=settings.ring,
             ),
             decode_threads=settings.decode_threads,
             health_window=settings.stats_interval,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import re
 import zoneinfo
 from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import unquote, urlsplit
@@ -18,6 +20,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -34,7 +37,7 @@ from hub.config.base import (
     Slug,
     check_references,
 )
-from hub.config.errors import Loc
+from hub.config.errors import Loc, describe_value
 from hub.incidents.routing import (
     EscalationPolicy,
     IncidentOptions,
@@ -114,6 +117,10 @@ class StreamSettings(Section):
         10.0, gt=0, description="Seconds over which stream.stats and health are judged."
     )
     pre_roll: float = Field(10.0, ge=0, description="Seconds of packets kept for clips.")
+    ring: Literal["disk", "memory"] = Field(
+        "disk",
+        description="Where the pre-roll is kept: disk (files under data_dir/ring) or memory.",
+    )
     snapshot_width: int = Field(640, ge=64, description="Width of cached snapshots (pixels).")
     motion_fps: float = Field(5.0, gt=0, description="T3: pictures analysed per second.")
     motion_width: int = Field(320, ge=64, description="T3: width of the analysed grey picture.")
@@ -292,6 +299,141 @@ class CameraConfig(Section):
         return self
 
 
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+def parse_data_size(value: Any) -> int:
+    """Bytes from a size with its unit: `50 GB` (10^9 bytes each, as `pantau cameras usage`)."""
+    found = _SIZE.match(value.strip()) if isinstance(value, str) else None
+    if found is None:
+        # a bare number is refused: `monthly: 50` would be 50 bytes, not the 50 GB meant
+        raise PydanticCustomError(
+            "data_size",
+            f"must be a size with its unit, such as 50 GB or 500 MiB, got {describe_value(value)}",
+        )
+    size = float(found[1]) * _SIZE_UNITS[found[2].lower()]
+    if not 1 <= size < 2**63:  # what the usage ledger's BIGINT holds
+        raise PydanticCustomError("data_size", "must be from 1 B to 9 EB")
+    return int(size)
+
+
+DataSize = Annotated[
+    int,
+    BeforeValidator(parse_data_size),
+    WithJsonSchema({"type": "string", "examples": ["50 GB", "500 MiB"]}),
+]
+"""Bytes, written with a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (1024)."""
+
+
+def _parse_share(value: Any) -> float:
+    text = value.strip() if isinstance(value, str) else None
+    share: Any = value
+    if text is not None and text.endswith("%"):
+        try:
+            share = float(text[:-1]) / 100
+        except ValueError:
+            share = None
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share < 1:
+        raise PydanticCustomError(
+            "share", f"must be a share below 100%, such as 80% or 0.8, got {describe_value(value)}"
+        )
+    return float(share)
+
+
+Share = Annotated[
+    float,
+    BeforeValidator(_parse_share),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "examples": ["80%"]}]}),
+]
+"""A share between 0 and 1, written as 0.8 or as 80%."""
+
+
+def _plain_date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise PydanticCustomError(
+            "date", f"must be a date such as 2026-11-05, got {describe_value(value)}"
+        ) from None
+
+
+def _not_true_or_false(value: Any) -> Any:
+    # YAML reads `yes` as true; a day of `true` is a mistake, not the 1st
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "must be a number")
+    return value
+
+
+class DataPackage(Section):
+    """A SIM card's data package: what each camera it covers may use per day and per month.
+
+    The allowance is each camera's own (one SIM card per camera); a camera covered by several
+    packages is held to every one of them. Days and months follow `hub.timezone`.
+    """
+
+    id: Slug
+    cameras: list[str] = Field(default_factory=list, description="Camera ids.")
+    tags: list[str] = Field(default_factory=list, description="Cameras with one of these tags.")
+    owners: list[str] = Field(default_factory=list, description="Cameras of these owners.")
+    daily: DataSize | None = Field(None, description="Allowance per local day, such as 2 GB.")
+    monthly: DataSize | None = Field(
+        None, description="Allowance per package month, such as 50 GB."
+    )
+    period: Literal["month", "30d"] = Field(
+        "month",
+        description="The package month: month (calendar months from renews_on) or 30d "
+        "(30 days at a time from bought_on, as prepaid packages run).",
+    )
+    renews_on: Annotated[int, BeforeValidator(_not_true_or_false)] = Field(
+        1, ge=1, le=31, description="period month: day of the month it starts (31: the last)."
+    )
+    bought_on: Annotated[date | None, BeforeValidator(_plain_date)] = Field(
+        None, description="period 30d: a day the package was bought or renewed."
+    )
+    warn_at: Share | None = Field(
+        None, description="Also raise usage.warning at this share of an allowance, such as 80%."
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> DataPackage:
+        if not (self.cameras or self.tags or self.owners):
+            raise PydanticCustomError(
+                "package_cameras", "must say which cameras it covers: cameras, tags or owners"
+            )
+        if self.daily is None and self.monthly is None:
+            raise PydanticCustomError(
+                "package_allowance", "needs a daily or a monthly allowance, such as monthly: 50 GB"
+            )
+        if self.period == "30d" and self.bought_on is None:
+            raise PydanticCustomError(
+                "package_period",
+                "is required with period 30d: a day the package was bought, such as 2026-11-05",
+                {"field": "bought_on"},
+            )
+        if self.period == "month" and self.bought_on is not None:
+            raise PydanticCustomError(
+                "package_period", "is only used with period 30d", {"field": "bought_on"}
+            )
+        if self.period == "30d" and "renews_on" in self.model_fields_set:
+            raise PydanticCustomError(
+                "package_period", "is only used with period month", {"field": "renews_on"}
+            )
+        return self
+
+
 class Config(Section):
     """A whole Pantau configuration."""
 
@@ -303,6 +445,9 @@ class Config(Section):
     owners: list[Owner] = Field(default_factory=list)
     sites: list[Site] = Field(default_factory=list)
     cameras: list[CameraConfig] = Field(default_factory=list)
+    data_packages: list[DataPackage] = Field(
+        default_factory=list, description="SIM data packages: usage.exceeded when one is used up."
+    )
     responders: list[Responder] = Field(
         default_factory=list, description="Who is alerted (Damkar, Satpol PP, PSC 119, ...)."
     )
@@ -343,7 +488,7 @@ class Config(Section):
         return self
 
 
-_ID_SECTIONS = ("owners", "sites", "cameras")
+_ID_SECTIONS = ("owners", "sites", "cameras", "data_packages")
 """Sections whose ids must be unique; incidents' sections are checked by their own module."""
 # (section, field, section the field refers to, singular name of what it refers to)
 _REFERENCES = (
@@ -351,6 +496,8 @@ _REFERENCES = (
     ("cameras", "owner", "owners", "owner"),
     ("cameras", "site", "sites", "site"),
     ("rules", "cameras", "cameras", "camera"),
+    ("data_packages", "cameras", "cameras", "camera"),
+    ("data_packages", "owners", "owners", "owner"),
 )
 
 

@@ -7,6 +7,7 @@ import fractions
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import av
 
@@ -15,6 +16,30 @@ from hub.streams.units import VIDEO_CLOCK, AccessUnit, StreamInfo
 _TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
 MAX_GAP = 5 * VIDEO_CLOCK
 """A jump of timestamps larger than this (or backwards) is a restart of the camera's clock."""
+
+
+class Ring(Protocol):
+    """Where a camera's clip pre-roll is kept: `PacketRing` in memory, `DiskPacketRing` on disk."""
+
+    pre_roll: float
+
+    def append(self, unit: AccessUnit) -> None:
+        """Keep `unit`; drop whole GOPs that fell out of the pre-roll."""
+        ...
+
+    def since(self, at: float) -> list[AccessUnit]:
+        """The units from the last keyframe at or before `at` (or the oldest keyframe held)."""
+        ...
+
+    def clear(self) -> None:
+        """Forget everything (the stream restarted: old and new packets do not join)."""
+        ...
+
+    def close(self) -> None:
+        """Let go of everything held: the camera is no longer watched."""
+        ...
+
+    def __len__(self) -> int: ...
 
 
 class PacketRing:
@@ -70,6 +95,10 @@ class PacketRing:
         self._units.clear()
         self._keys.clear()
 
+    def close(self) -> None:
+        """Let go of everything held."""
+        self.clear()
+
     def __len__(self) -> int:
         return len(self._units)
 
@@ -99,7 +128,7 @@ class ClipRecorder:
 
     __slots__ = ("_pending", "ring")
 
-    def __init__(self, ring: PacketRing) -> None:
+    def __init__(self, ring: Ring) -> None:
         self.ring = ring
         self._pending: list[_PendingClip] = []
 

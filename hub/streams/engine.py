@@ -9,18 +9,21 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.bus import Bus
 from hub.events import Event
 from hub.streams.activity import ActivitySettings
-from hub.streams.clips import ClipInfo
+from hub.streams.clips import ClipInfo, PacketRing, Ring
 from hub.streams.health import HealthSettings
 from hub.streams.lease import DecodeLeases, Lease
 from hub.streams.motion import parse_masks, parse_zones
+from hub.streams.packages import AllowanceWatch
 from hub.streams.pictures import KeyframeCache, Snapshot
 from hub.streams.reconnect import ReconnectPolicy
+from hub.streams.ring import RingDirectory
 from hub.streams.usage import UsageLedger
 from hub.streams.worker import CameraStream, EngineSettings, StreamWorker
 
@@ -44,6 +47,7 @@ class StreamEngine:
         vendors: Callable[[], dict[str, Any]],
         usage: UsageLedger,
         data_dir: Path,
+        allowances: AllowanceWatch | None = None,
         settings: EngineSettings | None = None,
         policy: ReconnectPolicy | None = None,
         decode_threads: int = 2,
@@ -53,6 +57,7 @@ class StreamEngine:
         self.registry = registry
         self.vendors = vendors
         self.usage = usage
+        self.allowances = allowances
         self.data_dir = data_dir
         self.settings = settings or EngineSettings()
         self.policy = policy
@@ -68,12 +73,20 @@ class StreamEngine:
         self._subscriptions: list[Any] = []
         self._running = False
         self._unflushed: dict[str, int] = {}
+        self._ring_dir: RingDirectory | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Start a worker for every camera that can stream, and the engine's own tasks."""
         self._running = True
+        settings = self.settings
+        if settings.ring == "disk" and settings.pre_roll > 0:
+            root = self.data_dir / "ring"
+            try:
+                self._ring_dir = await asyncio.to_thread(RingDirectory.create, root)
+            except OSError as exc:  # clips still work, at the memory's price
+                log.error("clip pre-roll kept in memory: cannot use %s: %s", root, exc)
         for camera in await self.registry.list_cameras():
             await self._start_camera(camera)
         for coro, name in (
@@ -101,6 +114,11 @@ class StreamEngine:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
         self._background.clear()
+        for worker in self.workers.values():
+            worker.recorder.ring.close()
+        if self._ring_dir is not None:
+            await asyncio.to_thread(self._ring_dir.close)
+            self._ring_dir = None
         await self._flush_usage()
         await self._publish_pending()
         self.executor.shutdown(wait=True, cancel_futures=True)
@@ -127,11 +145,18 @@ class StreamEngine:
             executor=self.executor,
             settings=self.settings,
             policy=self.policy,
+            ring=self._ring(camera.id),
         )
         self.workers[camera.id] = worker
         self._tasks[camera.id] = asyncio.get_running_loop().create_task(
             self._guard(worker), name=f"stream:{camera.id}"
         )
+
+    def _ring(self, camera_id: str) -> Ring:
+        """The camera's clip pre-roll: on disk unless set to memory (or 0 s: one GOP, for T3)."""
+        if self._ring_dir is None:
+            return PacketRing(self.settings.pre_roll)
+        return self._ring_dir.ring(camera_id, pre_roll=self.settings.pre_roll)
 
     async def _camera_stream(self, camera: CameraRecord, vendor: Any) -> CameraStream:
         options = dict(camera.options)
@@ -174,6 +199,8 @@ class StreamEngine:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if worker is not None:
+            worker.recorder.ring.close()
 
     async def _registry_changed(self, event: Event) -> None:
         camera_id = event.camera_id
@@ -249,9 +276,20 @@ class StreamEngine:
         counts, self._unflushed = self._unflushed, {}
         for cid, worker in self.workers.items():
             counts[cid] = counts.get(cid, 0) + worker.take_bytes()
+        at = datetime.now(UTC)  # one moment for both: bytes and allowances on the same day
         try:
-            await self.usage.add(counts)
+            await self.usage.add(counts, at)
         except Exception:  # a full disk must not stop the cameras: keep the bytes for next time
             log.exception("could not record data usage; will retry")
             for cid, n in counts.items():
                 self._unflushed[cid] = self._unflushed.get(cid, 0) + n
+            return
+        if self.allowances is None:
+            return
+        try:
+            crossed = await self.allowances.check(counts, at)
+        except Exception:  # the bytes are recorded; only this flush's crossings are missed
+            log.exception("could not compare data usage with the data packages")
+            return
+        for event in crossed:
+            self.emit(event)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from hub.events import (
     ActivityEnd,
@@ -25,7 +25,7 @@ from hub.events import (
     Tamper,
 )
 from hub.streams.activity import ActivityMeter, ActivitySettings
-from hub.streams.clips import ClipInfo, ClipRecorder, PacketRing
+from hub.streams.clips import ClipInfo, ClipRecorder, PacketRing, Ring
 from hub.streams.health import Health, HealthChange, HealthSettings, StreamMonitor
 from hub.streams.lease import DecodeLeases
 from hub.streams.motion import MotionDetector, Polygon, Zone
@@ -57,6 +57,8 @@ class EngineSettings:
     """T3: how long activity keeps pixels decoded after it ends."""
     snapshot_width: int = 640
     pre_roll: float = 10.0
+    ring: Literal["disk", "memory"] = "disk"
+    """Where the engine keeps the pre-roll: finished GOPs in files under data_dir/ring, or RAM."""
     t3_backlog: float = 2.0
     """T3: seconds of undecoded frames allowed before the worker skips to the next keyframe."""
 
@@ -88,6 +90,7 @@ class StreamWorker:
         settings: EngineSettings | None = None,
         policy: ReconnectPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
+        ring: Ring | None = None,
     ) -> None:
         self.camera = camera
         self.settings = settings or EngineSettings()
@@ -99,7 +102,10 @@ class StreamWorker:
         self.backoff = Backoff(policy)
         self.monitor = StreamMonitor(camera.health)
         self.activity = ActivityMeter(camera.activity)
-        self.recorder = ClipRecorder(PacketRing(self.settings.pre_roll))
+        # The engine's choice of pre-roll (on disk, by default); alone, a worker keeps it in memory.
+        self.recorder = ClipRecorder(
+            ring if ring is not None else PacketRing(self.settings.pre_roll)
+        )
         self.info: StreamInfo | None = None
         self.source: PacketSource | None = None
         self.bytes_received = 0

@@ -241,6 +241,7 @@ def test_json_schema_for_editors() -> None:
         "rules",
         "silences",
         "incidents",
+        "data_packages",
         "plugins",
     }
     site = schema["$defs"]["Site"]["properties"]
