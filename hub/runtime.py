@@ -25,6 +25,7 @@ from hub.registry import Registry
 from hub.store import Database
 from hub.streams.engine import StreamEngine
 from hub.streams.packages import AllowanceWatch
+from hub.streams.privacy import privacy_problems
 from hub.streams.usage import UsageLedger
 from hub.streams.worker import EngineSettings
 from hub.vendors import CameraVendor
@@ -107,11 +108,12 @@ class Hub:
         return {name: reg.obj for name, reg in self.plugins.registered("camera_vendor").items()}
 
     def camera_problems(self) -> list[str]:
-        """Cameras whose vendor is missing or rejects their settings, in plain words."""
-        problems = []
+        """Cameras whose vendor is missing or rejects their settings, or whose masks are wrong."""
+        problems: list[str] = []
         vendors = self.vendors
         for index, camera in enumerate(self.config.cameras):
             where = f"cameras[{index}] ({camera.id})"
+            problems.extend(f"{where}: {problem}" for problem in privacy_problems(camera.options))
             vendor = vendors.get(camera.vendor)
             if vendor is None:
                 known = ", ".join(sorted(vendors)) or "none"
@@ -197,7 +199,7 @@ class Hub:
         self.started_at = None
 
     def _snapshot_jpeg(self, camera_id: str) -> bytes | None:
-        """A camera's latest JPEG from the keyframe cache, for alerts; None without one."""
+        """A camera's latest JPEG from the keyframe cache (privacy masks burned in), for alerts."""
         snapshot = self.streams.snapshot(camera_id) if self.streams is not None else None
         return snapshot.jpeg if snapshot is not None else None
 

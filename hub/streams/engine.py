@@ -22,6 +22,7 @@ from hub.streams.lease import DecodeLeases, Lease
 from hub.streams.motion import parse_masks, parse_zones
 from hub.streams.packages import AllowanceWatch
 from hub.streams.pictures import KeyframeCache, Snapshot
+from hub.streams.privacy import privacy_mask
 from hub.streams.reconnect import ReconnectPolicy
 from hub.streams.ring import RingDirectory
 from hub.streams.usage import UsageLedger
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 TICK = 1.0
 USAGE_FLUSH = 60.0
+PICTURE_WAIT = 2.0
+"""Seconds a stopped camera's last keyframe may take to reach the cache before it is forgotten."""
 
 
 class StreamEngine:
@@ -135,7 +138,7 @@ class StreamEngine:
         try:
             stream = await self._camera_stream(camera, vendor)
         except ValueError as exc:
-            log.error("cannot watch camera: %s", exc, extra={"camera": camera.id})
+            log.error("cannot watch camera %s: %s", camera.name, exc, extra={"camera": camera.id})
             return
         worker = StreamWorker(
             stream,
@@ -176,6 +179,8 @@ class StreamEngine:
             activity=ActivitySettings(**dict(options.get("activity") or {})),
             zones=parse_zones(options.get("zones") or []),
             masks=parse_masks(options.get("masks") or []),
+            # a bad privacy mask stops the camera (ValueError): no picture rather than a bare one
+            privacy=privacy_mask(options),
         )
 
     async def _guard(self, worker: StreamWorker) -> None:
@@ -201,6 +206,12 @@ class StreamEngine:
                 await task
         if worker is not None:
             worker.recorder.ring.close()
+            # a keyframe already in a decode thread still lands in the cache: wait for it
+            deadline = time.monotonic() + PICTURE_WAIT
+            while worker.picture_pending and time.monotonic() < deadline:  # noqa: ASYNC110 - rare
+                await asyncio.sleep(0.02)
+        # the picture was made under the old settings: it may lack a privacy mask added since
+        self.cache.discard(camera_id)
 
     async def _registry_changed(self, event: Event) -> None:
         camera_id = event.camera_id

@@ -11,7 +11,7 @@ import atexit
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import av
 import numpy as np
@@ -19,6 +19,9 @@ import numpy.typing as npt
 from av.video.codeccontext import VideoCodecContext
 
 from hub.streams.units import AccessUnit, StreamInfo
+
+if TYPE_CHECKING:
+    from hub.streams.privacy import PrivacyMask
 
 log = logging.getLogger(__name__)
 
@@ -193,23 +196,32 @@ def to_jpeg(frame: av.VideoFrame, max_width: int = 640, quality: int = 80) -> by
 
 
 def snapshot_pictures(
-    frame: av.VideoFrame, max_width: int = 640, quality: int = 80, grey_width: int | None = 320
+    frame: av.VideoFrame,
+    max_width: int = 640,
+    quality: int = 80,
+    grey_width: int | None = 320,
+    privacy: PrivacyMask | None = None,
 ) -> tuple[bytes, Grey | None]:
     """The JPEG of `to_jpeg` and, when `grey_width` is given, the `grey_small` picture.
 
     The grey picture is scaled from the JPEG's picture rather than from the full frame: a
-    quarter of the pixels of a 720p frame to read, and the same area average.
+    quarter of the pixels of a 720p frame to read, and the same area average. `privacy` is
+    burned into the JPEG's picture only: the grey one, for the picture checks, sees it all.
     """
     if max_width < 16:
         raise ValueError(f"max_width must be at least 16, not {max_width}")
     qscale = _mjpeg_qscale(quality)
     width, height = _fit(frame.width, frame.height, max_width)
     picture = frame.reformat(width=width, height=height, format="yuvj420p", interpolation="AREA")
-    jpeg = _encode_jpeg(picture, qscale)
-    if grey_width is None:
-        return jpeg, None
-    source = picture if grey_width <= width else frame
-    return jpeg, _grey(source, min(grey_width, frame.width), frame.width, frame.height)
+    grey = None
+    if grey_width is not None:
+        source = picture if grey_width <= width else frame
+        grey = _grey(source, min(grey_width, frame.width), frame.width, frame.height)
+    if privacy is not None:
+        if picture is frame:  # nothing to scale or convert: burn into a copy, not the caller's
+            picture = av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuvj420p")
+        privacy.burn(picture)
+    return _encode_jpeg(picture, qscale), grey
 
 
 def grey_small(frame: av.VideoFrame, width: int = 320) -> Grey:

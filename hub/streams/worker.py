@@ -36,6 +36,7 @@ from hub.streams.pictures import (
     grey_small,
     snapshot_pictures,
 )
+from hub.streams.privacy import PrivacyMask
 from hub.streams.reconnect import Backoff, ReconnectPolicy
 from hub.streams.units import AccessUnit, PacketSource, SourceError, StreamInfo
 
@@ -74,6 +75,8 @@ class CameraStream:
     activity: ActivitySettings = field(default_factory=ActivitySettings)
     zones: list[Zone] = field(default_factory=list)
     masks: list[Polygon] = field(default_factory=list)
+    privacy: PrivacyMask | None = None
+    """Burned into every snapshot before it is encoded (hub/streams/privacy.py)."""
 
 
 class StreamWorker:
@@ -127,6 +130,11 @@ class StreamWorker:
     def health(self) -> Health:
         """The camera's health now."""
         return self.monitor.state
+
+    @property
+    def picture_pending(self) -> bool:
+        """Whether a keyframe is on its way to the snapshot cache (T2 in a decode thread)."""
+        return self._t2_busy
 
     # -- connection ------------------------------------------------------------------------
 
@@ -309,7 +317,9 @@ class StreamWorker:
             frame = decoder.decode(unit)
             if frame is None:
                 return None
-            jpeg, grey = snapshot_pictures(frame, max_width=self.settings.snapshot_width)
+            jpeg, grey = snapshot_pictures(
+                frame, max_width=self.settings.snapshot_width, privacy=self.camera.privacy
+            )
             assert grey is not None
             self._cache.put(self.id, jpeg, time.time(), width=frame.width, height=frame.height)
             return self._checks.update(grey, unit.arrival)
