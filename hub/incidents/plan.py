@@ -27,6 +27,7 @@ from hub.incidents.lifecycle import (
 )
 from hub.incidents.model import IncidentChange, IncidentState, NotificationJob
 from hub.incidents.routing import Roster
+from hub.incidents.rules import render
 
 SEVERITY_WORDS = {
     "id": {
@@ -142,12 +143,27 @@ def _jobs(
     return jobs
 
 
+@dataclass(frozen=True, slots=True)
+class AlertLayout:
+    """How an alert's title and body are laid out: `incidents.alert_title` and `alert_body`.
+
+    Placeholders: `{severity}` (the word, in the hub's language), `{title}` and `{message}` (the
+    rule's), `{place}`, `{since}` (local time with the zone's name), `{count}`, `{note}`,
+    `{camera_id}`, `{site}`, `{rule}`, `{state}`, `{incident_id}`. Lines that end up empty
+    (a `{place}` the camera does not have) are left out. None: the built-in layout.
+    """
+
+    title: str | None = None
+    body: str | None = None
+
+
 def message(
     incident: Incident,
     language: str = "id",
     tz: tzinfo = UTC,
     note: str | None = None,
     place: str | None = None,
+    layout: AlertLayout | None = None,
 ) -> tuple[str, str]:
     """The title and body of an alert about `incident`, in Bahasa Indonesia or English.
 
@@ -155,11 +171,32 @@ def message(
     """
     words = SEVERITY_WORDS.get(language, SEVERITY_WORDS["id"])
     severity = words.get(incident.severity.value, incident.severity.value.upper())
+    since = incident.opened_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    if layout is not None and (layout.title is not None or layout.body is not None):
+        fields = {
+            "severity": severity,
+            "title": incident.title,
+            "message": incident.message,
+            "place": place or "",
+            "since": since,
+            "count": incident.count,
+            "note": note or "",
+            "camera_id": incident.camera_id or "",
+            "site": incident.site or "",
+            "rule": incident.rule_id,
+            "state": incident.state.value,
+            "incident_id": incident.id,
+        }
+        built_title, built_body = message(incident, language, tz, note, place)
+        title = render(layout.title, fields) if layout.title is not None else built_title
+        if layout.body is None:
+            return title, built_body
+        lines = render(layout.body, fields).splitlines()
+        return title, "\n".join(line for line in lines if line.strip())
     title = f"[{severity}] {incident.title}"
     lines = [incident.message] if incident.message else []
     if place:
         lines.append(f"{'Place' if language == 'en' else 'Lokasi'}: {place}")
-    since = incident.opened_at.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
     if language == "en":
         lines.append(f"Since {since} ({incident.count}x)")
     else:
@@ -197,6 +234,7 @@ def records(
     attachment: str | None = None,
     places: Mapping[str, str] | None = None,
     ack_link: AckLink | None = None,
+    layout: AlertLayout | None = None,
 ) -> list[Record]:
     """What to commit for one decision of the incident engine.
 
@@ -215,7 +253,9 @@ def records(
     if isinstance(decision, Summary):
         out = []
         for incident in decision.incidents:
-            title, body = message(incident, language, tz, place=_place(incident, places))
+            title, body = message(
+                incident, language, tz, place=_place(incident, places), layout=layout
+            )
             out.append(
                 Record(
                     IncidentChange(
@@ -258,7 +298,7 @@ def records(
         by = decision.by
         cancel = incident.id
         data = {"reason": decision.reason}
-    title, body = message(incident, language, tz, place=_place(incident, places))
+    title, body = message(incident, language, tz, place=_place(incident, places), layout=layout)
     jobs = _jobs(
         incident,
         notify,

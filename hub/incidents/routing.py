@@ -23,7 +23,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from hub.config.base import ReferenceProblem, Section, Slug, check_references
-from hub.incidents.rules import Duration, EventPattern, Rule, TimeWindows, in_any_window
+from hub.incidents.rules import (
+    Duration,
+    EventPattern,
+    Rule,
+    Template,
+    TimeWindows,
+    in_any_window,
+)
 
 DEFAULT_GROUP_WINDOW = 300.0
 DEFAULT_ACK_LINK_VALID = 86400.0
@@ -271,6 +278,16 @@ class IncidentOptions(Section):
     inhibit_while_offline: list[EventPattern] = Field(
         default_factory=lambda: list(DEFAULT_INHIBITED),
         description="Event types that raise no incident while their camera is offline.",
+    )
+    alert_title: Template | None = Field(
+        None,
+        description="Layout of every alert's title: {severity}, {title}, {place}, {since}...; "
+        "default [{severity}] {title}.",
+    )
+    alert_body: Template | None = Field(
+        None,
+        description="Layout of every alert's body: {message}, {place}, {since}, {count}, "
+        "{note}...; empty lines are left out. Default: message, place, since, in hub.language.",
     )
     ack_link_valid: Duration = Field(
         DEFAULT_ACK_LINK_VALID,

@@ -34,7 +34,7 @@ from hub.incidents.lifecycle import (
     Update,
 )
 from hub.incidents.outbox import Outbox
-from hub.incidents.plan import place_of, records
+from hub.incidents.plan import AlertLayout, place_of, records
 from hub.incidents.routing import Roster
 from hub.incidents.rules import CameraFacts
 from hub.incidents.spool import Spool
@@ -96,6 +96,7 @@ class IncidentService:
         self._sites = {site.id: site for site in config.sites}
         self._places: dict[str, str] = {}
         self.roster = Roster(self._settings.responders, self._tz)
+        self._layout = AlertLayout(self._settings.alert_title, self._settings.alert_body)
         self.engine = self._load_engine()
         self._lock = asyncio.Lock()
         self._subscriptions: list[Subscription] = []
@@ -242,6 +243,7 @@ class IncidentService:
                 attachment=attachment,
                 places=self._places,
                 ack_link=self._ack_link(at),
+                layout=self._layout,
             ):
                 await self.outbox.record(
                     record.change,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from hub.incidents.lifecycle import Acknowledge, Escalate, Open
-from hub.incidents.plan import message, place_of, records
-from hub.incidents.routing import Responder, Roster
+from hub.incidents.plan import AlertLayout, message, place_of, records
+from hub.incidents.routing import IncidentOptions, Responder, Roster
 from tests.incidents.test_lifecycle import MOTION_RULE, RESPONDERS, at, make_engine, motion, of
 
 ROSTER_RESPONDERS = [
@@ -79,3 +79,30 @@ def test_the_place_names_the_site_and_links_a_map() -> None:
     (opened,) = of(Open, engine.handle(motion("tpa-gerbang", at(0)), at(0)))
     _, body = message(opened.incident, "en", place="TPA Sukoharjo")
     assert "Place: TPA Sukoharjo" in body
+
+
+def test_the_whole_alert_layout_can_be_overridden_in_the_config() -> None:
+    engine = make_engine(MOTION_RULE)
+    (opened,) = of(Open, engine.handle(motion("tpa-gerbang", at(0)), at(0)))
+    settings = IncidentOptions.model_validate(
+        {
+            "alert_title": "PANTAU {severity}: {title}",
+            "alert_body": "{message}\nTempat: {place}\nMulai {since}\n{note}\nRef {incident_id}",
+        }
+    )
+    layout = AlertLayout(settings.alert_title, settings.alert_body)
+    title, body = message(opened.incident, tz=ZoneInfo("Asia/Jakarta"), layout=layout)
+    assert title == f"PANTAU SEDANG: {opened.incident.title}"
+    # a line that renders empty ({note} here) is left out; one with text around it stays
+    assert body.splitlines() == [
+        opened.incident.message,
+        "Tempat: ",
+        "Mulai 2025-03-07 22:00 WIB",
+        f"Ref {opened.incident.id}",
+    ]
+    only_body = AlertLayout(body="{title} di {place}")
+    places = {"tpa-gerbang": "TPA Sukoharjo"}
+    (record,) = records(opened, roster(), at(0), places=places, layout=only_body)
+    job = record.jobs[0]
+    assert job.body == f"{opened.incident.title} di TPA Sukoharjo"
+    assert job.title == f"[SEDANG] {opened.incident.title}"  # only the body was overridden
