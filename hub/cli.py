@@ -539,6 +539,170 @@ def incidents_resolve(
     )
 
 
+# -- users and tokens (docs/access.md); the work is in hub.access.console --------------------------
+
+
+def _accounts(action: Coroutine[Any, Any, T]) -> T:
+    from hub.access import AccountError, PasswordError
+
+    try:
+        return _run(action)
+    except (AccountError, PasswordError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+def _new_password() -> str:
+    """From $PANTAU_PASSWORD (for scripts), else asked twice without echo."""
+    import os
+
+    from hub.access.console import PASSWORD_ENV
+
+    given = os.environ.get(PASSWORD_ENV)
+    if given:
+        return given
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@main.group()
+def users() -> None:
+    """Users who sign in to the web interface: admin, operator, responder, owner, viewer."""
+
+
+@users.command("add")
+@click.argument("name")
+@config_option
+@click.option("--role", required=True, help="admin, operator, responder, owner or viewer.")
+@click.option("--owner", help="For an owner user: the owner id whose data it sees.")
+@click.option("--responder", help="For a responder user: its responder id in the config.")
+def users_add(
+    name: str, config_path: str | None, role: str, owner: str | None, responder: str | None
+) -> None:
+    """Add a user; the password is asked twice (or read from $PANTAU_PASSWORD)."""
+    from hub.access.console import add_user
+
+    config = _load(config_path)
+    password = _new_password()
+    user = _accounts(add_user(config, name, role, password, owner=owner, responder=responder))
+    tie = f" for {user.owner or user.responder}" if user.owner or user.responder else ""
+    click.echo(f"added {user.role.value} {user.name}{tie}")
+
+
+@users.command("list")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def users_list(config_path: str | None, as_json: bool) -> None:
+    """List users with their role, what they act for, and their last sign-in."""
+    from hub.access.console import list_users, user_rows
+
+    found = _accounts(list_users(_load(config_path)))
+    if as_json:
+        click.echo(json.dumps([u.as_dict() for u in found], indent=2))
+        return
+    rows, headers = user_rows(found)
+    click.echo(_table(rows, headers))
+    click.echo(f"{len(found)} user{'s' if len(found) != 1 else ''}")
+
+
+@users.command("passwd")
+@click.argument("name")
+@config_option
+def users_passwd(name: str, config_path: str | None) -> None:
+    """Set a user's password; their open sessions end."""
+    from hub.access.console import set_password
+
+    config = _load(config_path)
+    user = _accounts(set_password(config, name, _new_password()))
+    click.echo(f"changed the password of {user.name}")
+
+
+@users.command("disable")
+@click.argument("name")
+@config_option
+def users_disable(name: str, config_path: str | None) -> None:
+    """Disable a user: sessions end, tokens stop working, sign-in is refused."""
+    from hub.access.console import set_disabled
+
+    user = _accounts(set_disabled(_load(config_path), name, True))
+    click.echo(f"disabled {user.name}")
+
+
+@users.command("enable")
+@click.argument("name")
+@config_option
+def users_enable(name: str, config_path: str | None) -> None:
+    """Enable a disabled user again."""
+    from hub.access.console import set_disabled
+
+    user = _accounts(set_disabled(_load(config_path), name, False))
+    click.echo(f"enabled {user.name}")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens for machines: scoped, expiring, revocable, shown once."""
+
+
+@tokens.command("create")
+@config_option
+@click.option("--user", "user_name", required=True, help="The user the token acts for.")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    help="What it may do: cameras:read, incidents:read, incidents:ack, ingest, ... (repeat).",
+)
+@click.option("--expires", default="90d", show_default=True, help="Lifetime: 90d, 12h, ...")
+@click.option("--name", help="What it is for (default: the user and today's date).")
+def tokens_create(
+    config_path: str | None,
+    user_name: str,
+    scopes: tuple[str, ...],
+    expires: str,
+    name: str | None,
+) -> None:
+    """Create a token and print it once: it is kept only as a digest."""
+    from hub.access.console import create_token
+
+    config = _load(config_path)
+    token, secret = _accounts(create_token(config, user_name, scopes, expires, name))
+    click.echo(secret)
+    click.echo(
+        f"token {token.id} for {token.user}, until {token.expires_at:%Y-%m-%d %H:%M} UTC: "
+        "store it now, it is not shown again",
+        err=True,
+    )
+
+
+@tokens.command("list")
+@config_option
+@click.option("--user", "user_name", help="Only this user's tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def tokens_list(config_path: str | None, user_name: str | None, as_json: bool) -> None:
+    """List tokens (never the tokens themselves): scopes, state, expiry, last use."""
+    from hub.access.console import list_tokens, token_rows
+
+    found = _accounts(list_tokens(_load(config_path), user_name))
+    if as_json:
+        click.echo(json.dumps([t.as_dict() for t in found], indent=2))
+        return
+    rows, headers = token_rows(found)
+    click.echo(_table(rows, headers))
+    click.echo(f"{len(found)} token{'s' if len(found) != 1 else ''}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+@config_option
+def tokens_revoke(token_id: str, config_path: str | None) -> None:
+    """Revoke a token for good."""
+    from hub.access.console import revoke_token
+
+    token = _accounts(revoke_token(_load(config_path), token_id))
+    click.echo(f"revoked token {token.id} ({token.name}) of {token.user}")
+
+
 def _option_values(pairs: Sequence[str]) -> dict[str, Any]:
     """`key=value` pairs as camera options; values are read as YAML scalars (`2`, `true`)."""
     import yaml

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,16 @@ cameras:
     return config
 
 
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - localhost only
+def get_json(url: str, token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - localhost only
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - localhost only
         return json.loads(response.read())
+
+
+def admin_token(data_dir: Path) -> str:
+    """The token the hub made on its first start: /api/health is the only open route."""
+    return (data_dir / "admin.token").read_text(encoding="ascii").strip()
 
 
 def wait_for_health(url: str, proc: subprocess.Popen[str], timeout: float = 90) -> Any:
@@ -95,10 +103,15 @@ def test_run_serves_health_and_stops_cleanly(tmp_path: Path, sig: signal.Signals
         assert health["status"] == "ok"
         assert health["name"] == "Test City"
         assert health["cameras"] == 2
-        plugins = get_json(f"http://127.0.0.1:{port}/api/plugins")["plugins"]
+        token = admin_token(tmp_path / "var")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get_json(f"http://127.0.0.1:{port}/api/plugins")
+        assert refused.value.code == 401
+        refused.value.close()  # it holds the connection's socket
+        plugins = get_json(f"http://127.0.0.1:{port}/api/plugins", token)["plugins"]
         rtsp = next(p for p in plugins if p["name"] == "rtsp")
         assert (rtsp["state"], rtsp["source"], rtsp["kind"]) == ("running", "built-in", "vendor")
-        cameras = get_json(f"http://127.0.0.1:{port}/api/cameras")
+        cameras = get_json(f"http://127.0.0.1:{port}/api/cameras", token)
         assert SECRET not in json.dumps(cameras)
         started = time.monotonic()
         proc.send_signal(sig)
@@ -180,7 +193,8 @@ def test_demo_config_answers_health(tmp_path: Path) -> None:
             time.sleep(1.0)
             health = get_json(f"http://127.0.0.1:{port}/api/health")
         assert health["camera_health"] == {"online": 6}
-        cameras = get_json(f"http://127.0.0.1:{port}/api/cameras")["cameras"]
+        token = admin_token(tmp_path / "var")
+        cameras = get_json(f"http://127.0.0.1:{port}/api/cameras", token)["cameras"]
         assert {c["vendor"] for c in cameras} == {"sim"}
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)

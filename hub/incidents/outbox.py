@@ -298,11 +298,17 @@ class Outbox:
             rows = await session.execute(select(Job.state, func.count()).group_by(Job.state))
             return {JobState(state): count for state, count in rows}
 
-    async def incidents(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """The latest incidents (newest first), or those in `state`, as JSON-ready rows."""
+    async def incidents(
+        self, state: str | None = None, limit: int = 100, *, alerted: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The latest incidents (newest first), or those in `state` or sent to `alerted`."""
         query = select(IncidentRow).order_by(IncidentRow.created_at.desc()).limit(limit)
         if state is not None:
             query = query.where(IncidentRow.state == state)
+        if alerted is not None:
+            query = query.where(
+                exists().where(Job.incident_id == IncidentRow.id, _alerted(alerted, utcnow()))
+            )
         async with self._db.session() as session:
             rows = (await session.scalars(query)).all()
         return [_incident_answer(row) for row in rows]
@@ -325,6 +331,12 @@ class Outbox:
         async with self._db.session() as session:
             row = await session.get(IncidentRow, incident_id)
         return None if row is None else _incident_answer(row)
+
+    async def was_alerted(self, incident_id: str, responder: str) -> bool:
+        """Whether the incident was sent to the responder (not merely planned for later)."""
+        query = select(Job.id).where(Job.incident_id == incident_id, _alerted(responder, utcnow()))
+        async with self._db.session() as session:
+            return await session.scalar(query.limit(1)) is not None
 
     async def attachments_in_use(self) -> set[str]:
         """Paths of attachments that jobs not yet finished still need (keep them spooled)."""
@@ -480,6 +492,16 @@ def _incident_answer(row: IncidentRow) -> dict[str, Any]:
         "acknowledged_by": row.acknowledged_by,
         "resolved_by": row.resolved_by,
     }
+
+
+def _alerted(responder: str, now: datetime) -> ColumnElement[bool]:
+    # A job due by now was sent (or tried); a later escalation step's job, or one cancelled
+    # before it was due, never reached the responder.
+    return and_(
+        Job.responder == responder,
+        Job.state != JobState.CANCELLED,
+        or_(Job.not_before.is_(None), Job.not_before <= now),
+    )
 
 
 def _is_claimable(job: type[NotificationJobRow], now: datetime) -> ColumnElement[bool]:

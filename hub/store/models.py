@@ -231,3 +231,48 @@ class NotificationJobRow(Timestamped, Base):
     lease_until: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class UserRow(Timestamped, Base):
+    """A person who signs in: a role, and the owner or responder an owner or responder acts for."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(ID_LENGTH), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    # No foreign key: owners come and go with the config; the user stays, and sees nothing.
+    owner_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    # A responder's id from the config's `responders:`, which the store does not hold.
+    responder_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    # Argon2id, in its encoded form (parameters and salt with the hash); never the password.
+    password_hash: Mapped[str] = mapped_column(Text)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+
+
+class ApiTokenRow(Timestamped, Base):
+    """A machine's token, acting for one user within its scopes; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    # A token has 256 random bits: a plain digest is enough to look it up and gives nothing away.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebSessionRow(Base):
+    """A signed-in browser, keyed by its cookie's SHA-256: a copy of the store opens no session."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -9,14 +9,26 @@ import logging
 import signal
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
+from hub.access import Accounts
 from hub.runtime import Hub
-from hub.web.auth import Access, Guard, admin_token, guard_key, needs
+from hub.web.auth import (
+    ACCESS_ATTRIBUTE,
+    PLUGIN_DEFAULT,
+    Access,
+    Guard,
+    Handler,
+    admin_token,
+    guard_key,
+    needs,
+    principal_of,
+)
 from hub.web.incidents import add_incident_routes
 from hub.web.keys import hub_key
+from hub.web.login import add_login_routes
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +46,19 @@ async def health(request: web.Request) -> web.Response:
     return json_answer(await request.app[hub_key].health())
 
 
-@needs(Access.PUBLIC)
+@needs(Access.HUB_READ)
 async def plugins(request: web.Request) -> web.Response:
     """`GET /api/plugins`: every plugin with kind, version, source, state and failure reason."""
     records = request.app[hub_key].plugins.all_records()
     return json_answer({"plugins": [r.as_dict() for r in records]})
 
 
-@needs(Access.PUBLIC)
+@needs(Access.CAMERAS_READ)
 async def cameras(request: web.Request) -> web.Response:
     """`GET /api/cameras`: the registry with each camera's health, without credentials."""
     hub = request.app[hub_key]
-    items = await hub.registry.list_cameras()
+    # An owner's user sees its owner's cameras; everyone else who may read cameras sees all.
+    items = await hub.registry.list_cameras(owner=principal_of(request).owner)
     health = hub.streams.health() if hub.streams is not None else {}
     answer = []
     for camera in items:
@@ -55,11 +68,17 @@ async def cameras(request: web.Request) -> web.Response:
     return json_answer({"cameras": answer})
 
 
-@needs(Access.PUBLIC)
+@needs(Access.CAMERAS_READ)
 async def snapshot(request: web.Request) -> web.Response:
     """`GET /api/cameras/{id}/snapshot`: the latest keyframe as JPEG, from the cache."""
     hub = request.app[hub_key]
     camera_id = request.match_info["camera_id"]
+    owner = principal_of(request).owner
+    if owner is not None:
+        camera = await hub.registry.get_camera(camera_id)
+        if camera is None or camera.owner != owner:
+            # Another owner's camera looks like no camera: its id tells nothing either.
+            return json_answer({"error": f"{owner} has no camera {camera_id!r}"}, status=404)
     shot = hub.streams.snapshot(camera_id) if hub.streams is not None else None
     if shot is None:
         return json_answer({"error": f"no snapshot of camera {camera_id!r} yet"}, status=404)
@@ -74,18 +93,37 @@ async def snapshot(request: web.Request) -> web.Response:
 def build_app(hub: Hub) -> web.Application:
     """The application for `hub`; starting it starts the hub, cleaning it up stops the hub."""
     hub.load_plugins()
-    app = web.Application()
+    app = web.Application(middlewares=[_declared_routes_only])
     app[hub_key] = hub
-    app[guard_key] = Guard(admin_token(hub.data_dir))
+    app[guard_key] = Guard(
+        admin_token(hub.data_dir),
+        Accounts(hub.db),
+        hub.bus,
+        public_url=hub.config.hub.web.public_url,
+    )
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/plugins", plugins)
     app.router.add_get("/api/cameras", cameras)
     app.router.add_get("/api/cameras/{camera_id}/snapshot", snapshot)
+    add_login_routes(app)
     add_incident_routes(app)
     for route in hub.plugins.web_routes:
-        app.router.add_route(route.method, route.path, route.handler)
+        handler = cast(Handler, route.handler)
+        if not hasattr(handler, ACCESS_ATTRIBUTE):
+            handler = needs(PLUGIN_DEFAULT)(handler)
+        app.router.add_route(route.method, route.path, handler)
     app.cleanup_ctx.append(_hub_lifecycle)
     return app
+
+
+@web.middleware
+async def _declared_routes_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a route whose handler declares no access: a forgotten `needs` fails closed."""
+    match = request.match_info
+    if match.http_exception is None and not hasattr(match.handler, ACCESS_ATTRIBUTE):
+        log.error("%s %s has no needs(...): refused", request.method, match.route.resource)
+        return json_answer({"error": "this route declares no access, so nobody may call it"}, 403)
+    return await handler(request)
 
 
 async def _hub_lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -9,9 +9,10 @@ from typing import Any
 
 from aiohttp import web
 
+from hub.access import PrincipalKind
 from hub.incidents.model import IncidentState
 from hub.incidents.service import IncidentService
-from hub.web.auth import Access, needs
+from hub.web.auth import Access, needs, principal_of
 from hub.web.keys import hub_key
 
 MAX_BY = 100
@@ -72,9 +73,12 @@ def _name(value: object, default: str) -> str:
     return cleaned or default
 
 
-@needs(Access.ADMIN)
+@needs(Access.INCIDENTS_READ)
 async def list_incidents(request: web.Request) -> web.Response:
-    """`GET /api/incidents?state=&limit=`: the latest incidents, newest first."""
+    """`GET /api/incidents?state=&limit=`: the latest incidents, newest first.
+
+    A responder's user sees only the incidents that were sent to its responder.
+    """
     service = _service(request)
     state = request.query.get("state")
     if state is not None and state not in {s.value for s in IncidentState}:
@@ -83,21 +87,33 @@ async def list_incidents(request: web.Request) -> web.Response:
         limit = min(1000, max(1, int(request.query.get("limit", "100"))))
     except ValueError:
         return web.json_response({"error": "limit must be a whole number"}, status=400)
-    return web.json_response({"incidents": await service.outbox.incidents(state, limit)})
+    alerted = principal_of(request).responder
+    found = await service.outbox.incidents(state, limit, alerted=alerted)
+    return web.json_response({"incidents": found})
 
 
 async def _change(request: web.Request, action: str) -> web.Response:
     service = _service(request)
     incident_id = request.match_info["incident_id"]
     body = await _body(request)
-    by = _name(body.get("by"), "admin")
+    principal = principal_of(request)
+    # Only the admin token (the console's `pantau incidents`) names who acted; a signed-in
+    # user or a token acts as its own user, whatever the body says.
+    admin = principal.kind is PrincipalKind.ADMIN_TOKEN
+    by = _name(body.get("by"), "admin") if admin else principal.name
     held = service.engine.incident(incident_id)
-    if held is None:
-        stored = await service.outbox.incident(incident_id)
-        if stored is None:
-            return web.json_response({"error": f"no incident {incident_id!r}"}, status=404)
+    stored = await service.outbox.incident(incident_id) if held is None else None
+    if held is None and stored is None:
+        return web.json_response({"error": f"no incident {incident_id!r}"}, status=404)
+    responder = principal.responder
+    if responder is not None and not await service.outbox.was_alerted(incident_id, responder):
         return web.json_response(
-            {"error": f"incident {incident_id!r} is already {stored['state']}"}, status=409
+            {"error": f"incident {incident_id!r} was not sent to {responder}"}, status=403
+        )
+    if held is None:
+        state = stored["state"] if stored is not None else "closed"
+        return web.json_response(
+            {"error": f"incident {incident_id!r} is already {state}"}, status=409
         )
     if action == "ack":
         if held.state is not IncidentState.TRIGGERED:
@@ -113,15 +129,15 @@ async def _change(request: web.Request, action: str) -> web.Response:
     return web.json_response({"incident": await service.outbox.incident(incident_id)})
 
 
-@needs(Access.ADMIN)
+@needs(Access.INCIDENTS_ACK)
 async def acknowledge(request: web.Request) -> web.Response:
-    """`POST /api/incidents/{id}/ack` with `{"by": name}`: take the incident on."""
+    """`POST /api/incidents/{id}/ack`: take the incident on (`{"by": name}`: admin token only)."""
     return await _change(request, "ack")
 
 
-@needs(Access.ADMIN)
+@needs(Access.INCIDENTS_RESOLVE)
 async def resolve(request: web.Request) -> web.Response:
-    """`POST /api/incidents/{id}/resolve` with `{"by": name, "reason": text}`: close it."""
+    """`POST /api/incidents/{id}/resolve` with `{"reason": text}`: close it."""
     return await _change(request, "resolve")
 
 
