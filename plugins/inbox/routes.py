@@ -5,16 +5,20 @@
 Each hub has its own inbox (tests run several hubs in one process); a hub whose config does not
 turn the inbox on answers 404 on every route.
 
-The hub has no users yet, so these routes are as public as the health check: the inbox is for a
-hub on one machine. Once it has, the page and the list need a login and the post a token that
-the json:// URL carries (`?+Authorization=Bearer%20...` adds the header).
+The inbox is for trying alerts on one machine (the demo): every route answers only requests
+from the hub's own machine (a loopback address) and refuses the network with 403, so the
+alerts it keeps, snapshots included, never leave that machine. The routes need no sign-in,
+since a browser on that machine can open the page with nothing set up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import ipaddress
 import logging
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -46,6 +50,35 @@ def _refuse(status: int, reason: str) -> web.Response:
     return web.json_response({"error": reason}, status=status)
 
 
+LOCAL_ONLY = "the responder inbox answers only the hub's own machine"
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether a peer address is this machine's loopback (127.0.0.0/8, ::1, ::ffff:127.x)."""
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False  # a unix socket or something unknown: not known to be local
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+def _local_only(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    @functools.wraps(handler)
+    async def local(request: web.Request) -> web.StreamResponse:
+        # the peer address, not X-Forwarded-For: a proxy in front makes every client remote
+        if not is_loopback(request.remote):
+            return _refuse(403, LOCAL_ONLY)
+        return await handler(request)
+
+    return local
+
+
 def _inbox_of(request: web.Request) -> Inbox | None:
     return INBOXES.get(request.app[hub_key])
 
@@ -56,6 +89,7 @@ def _base(request: web.Request) -> str:
 
 
 @needs(Access.PUBLIC)
+@_local_only
 async def page(request: web.Request) -> web.Response:
     """`GET /plugins/inbox/`: the messages as a page, newest first."""
     inbox = _inbox_of(request)
@@ -79,6 +113,7 @@ async def page(request: web.Request) -> web.Response:
 
 
 @needs(Access.PUBLIC)
+@_local_only
 async def listing(request: web.Request) -> web.Response:
     """`GET /plugins/inbox/messages`: the messages as JSON, newest first."""
     inbox = _inbox_of(request)
@@ -90,6 +125,7 @@ async def listing(request: web.Request) -> web.Response:
 
 
 @needs(Access.PUBLIC)
+@_local_only
 async def receive(request: web.Request) -> web.Response:
     """`POST /plugins/inbox/messages`: keep one Apprise notification; 4xx says what is wrong."""
     inbox = _inbox_of(request)
@@ -125,6 +161,7 @@ async def receive(request: web.Request) -> web.Response:
 
 
 @needs(Access.PUBLIC)
+@_local_only
 async def attachment(request: web.Request) -> web.StreamResponse:
     """`GET /plugins/inbox/files/{name}`: an attachment of a kept message."""
     inbox = _inbox_of(request)

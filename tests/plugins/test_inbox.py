@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ from hub.runtime import Hub
 from hub.streams.pictures import to_jpeg
 from hub.web import build_app
 from plugins.inbox.page import linkify
+from plugins.inbox.routes import is_loopback
 from tests.test_running import free_port
 
 TITLE = "[TINGGI] Terminal Kembangjoyo <gelap> & sepi"
@@ -55,7 +58,9 @@ class Running:
 
 
 @asynccontextmanager
-async def running_hub(data_dir: Path, inbox: dict[str, Any] | None) -> AsyncIterator[Running]:
+async def running_hub(
+    data_dir: Path, inbox: dict[str, Any] | None, listen: str = "127.0.0.1"
+) -> AsyncIterator[Running]:
     """A hub with no cameras and no streams, serving HTTP, with the inbox configured so."""
     port = free_port()
     config = Config.model_validate(
@@ -73,7 +78,7 @@ async def running_hub(data_dir: Path, inbox: dict[str, Any] | None) -> AsyncIter
     runner = web.AppRunner(build_app(hub), shutdown_timeout=1.0)
     await runner.setup()
     try:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await web.TCPSite(runner, listen, port).start()
         yield Running(hub, port, data_dir)
     finally:
         await runner.cleanup()
@@ -385,3 +390,55 @@ async def test_bad_options_fail_the_plugin_with_the_reason(tmp_path: Path) -> No
 )
 def test_links_become_clickable_and_nothing_else_does(text: str, html: str) -> None:
     assert html.format(r='rel="noopener noreferrer nofollow"') in linkify(text)
+
+
+def outward_address() -> str | None:
+    """This machine's address on its way out (no packet is sent), or None without a network."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only the route is looked up
+        except OSError:
+            return None
+        address: str = probe.getsockname()[0]
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+@pytest.mark.parametrize(
+    ("address", "local"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("192.0.2.2", False),
+        ("fd00::2", False),
+        ("::ffff:192.0.2.2", False),
+        (None, False),
+        ("", False),
+    ],
+)
+def test_only_loopback_peers_count_as_this_machine(address: str | None, local: bool) -> None:
+    assert is_loopback(address) is local
+
+
+async def test_the_network_is_refused_and_the_machine_itself_served(
+    tmp_path: Path, snapshot: bytes
+) -> None:
+    address = outward_address()
+    if address is None:
+        pytest.skip("this machine has no address besides loopback to come from")
+    picture = tmp_path / "snapshot.jpg"
+    picture.write_bytes(snapshot)
+    async with running_hub(tmp_path / "var", {"enabled": True}, listen="0.0.0.0") as running:
+        assert await send(running.channel, "Kebakaran", "Di pasar", [picture])  # from loopback
+        outside = f"http://{address}:{running.port}/plugins/inbox"
+        for url in (f"{outside}/", f"{outside}/messages"):
+            status, _, body = await get(url)
+            assert status == 403 and b"only the hub's own machine" in body
+        status, _ = await post(f"{outside}/messages", wire())
+        assert status == 403
+        [kept] = await messages(running)
+        file_url = kept["attachments"][0]["url"]
+        status, _, body = await get(f"http://{address}:{running.port}{file_url}")
+        assert status == 403 and snapshot not in body
+        assert [m["title"] for m in await messages(running)] == ["Kebakaran"]
