@@ -884,5 +884,77 @@ def discover_command(config_path: str | None, wait: float, as_json: bool) -> Non
     click.echo(f"{len(found)} device{'s' if len(found) != 1 else ''} answered in {wait:g} s")
 
 
+@main.group()
+def keys() -> None:
+    """The credential key: it encrypts camera passwords and alert channels, and signs links."""
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a new random key (for PANTAU_SECRET_KEY; the key file gets one by itself)."""
+    from hub.credentials import CredentialBox
+
+    click.echo(CredentialBox.generate_key())
+
+
+@keys.command("rotate")
+@config_option
+@click.option(
+    "--reencrypt-only",
+    is_flag=True,
+    help="Add no key: re-encrypt with the first key as it is (keys from PANTAU_SECRET_KEY).",
+)
+def keys_rotate(config_path: str | None, reencrypt_only: bool) -> None:
+    """Put a new key first and re-encrypt every stored secret with it; the hub must be stopped.
+
+    The retired keys stay in the key file, after the new one: they still verify what they
+    signed (audit anchors, acknowledge links) and decrypt old backups.
+    """
+    from hub.keys import KeyRotationError, rotate
+    from hub.runtime import Hub
+
+    config = _load(config_path)
+    if _hub_answers(config):
+        click.echo(
+            f"error: the hub answers at {config.hub.web.base_url()}: stop it first, since it "
+            "holds the keys it started with",
+            err=True,
+        )
+        sys.exit(1)
+
+    async def go() -> Any:
+        hub = Hub(config)
+        try:
+            await hub.open_store()
+            return await rotate(hub.db, hub.data_dir, reencrypt_only=reencrypt_only)
+        finally:
+            await hub.db.close()
+
+    try:
+        done = _run(go())
+    except KeyRotationError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    where = f" in {done.key_file}" if done.key_file else ""
+    click.echo(
+        f"re-encrypted {done.camera_passwords} camera passwords and {done.channel_urls} alert "
+        f"channels with the first of {done.keys} keys{where}"
+    )
+
+
+def _hub_answers(config: Config) -> bool:
+    import urllib.error
+    import urllib.request
+
+    url = f"{config.hub.web.base_url()}/api/health"
+    try:
+        with urllib.request.urlopen(url, timeout=1.5):  # noqa: S310 - our own http(s) URL
+            return True
+    except urllib.error.HTTPError:
+        return True  # something answered
+    except (OSError, ValueError):
+        return False
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -34,7 +34,7 @@ def _fernet(key: str | bytes, position: int) -> Fernet:
         ) from None
 
 
-def _split_keys(text: str) -> list[str]:
+def split_keys(text: str) -> list[str]:
     """Keys separated by commas or newlines, newest first; blank entries and comments dropped."""
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
     return [key.strip() for line in lines for key in line.split(",") if key.strip()]
@@ -71,7 +71,7 @@ class CredentialBox:
     ) -> CredentialBox:
         """Keys from PANTAU_SECRET_KEY, else from `<data_dir>/secret.key`, created if absent."""
         environ = os.environ if environ is None else environ
-        from_env = _split_keys(environ.get(ENV_VAR, ""))
+        from_env = split_keys(environ.get(ENV_VAR, ""))
         if from_env:
             return cls(keys=from_env)
         path = data_dir / KEY_FILE
@@ -79,7 +79,7 @@ class CredentialBox:
             _create_key_file(path)
         else:
             _warn_if_readable_by_others(path)
-        keys = _split_keys(path.read_text(encoding="ascii"))
+        keys = split_keys(path.read_text(encoding="ascii"))
         if not keys:
             raise CredentialError(f"{path} holds no key")
         return cls(keys=keys)

@@ -338,6 +338,16 @@ class Outbox:
         async with self._db.session() as session:
             return await session.scalar(query.limit(1)) is not None
 
+    async def rotate_channels(self) -> int:
+        """Re-encrypt every job's channel URL with the newest key; how many were re-encrypted."""
+        async with self._db.session() as session, session.begin():
+            rows = await session.scalars(select(Job))
+            count = 0
+            for row in rows:
+                row.channel_url_encrypted = self._credentials.rotate(row.channel_url_encrypted)
+                count += 1
+        return count
+
     async def attachments_in_use(self) -> set[str]:
         """Paths of attachments that jobs not yet finished still need (keep them spooled)."""
         async with self._db.session() as session:
