@@ -823,6 +823,164 @@ def probe(
     sys.exit(0 if report.ok else 1)
 
 
+@main.group()
+def audit() -> None:
+    """The audit log: who looked at or changed what, when, from where and why (docs/audit.md)."""
+
+
+def _with_audit(
+    config_path: str | None, action: Callable[[Any, Config], Coroutine[Any, Any, T]]
+) -> T:
+    from hub.runtime import Hub
+
+    config = _load(config_path)
+
+    async def go() -> T:
+        hub = Hub(config)
+        try:
+            await hub.open_store()
+            return await action(hub.audit, config)
+        finally:
+            await hub.db.close()
+
+    return _run(go())
+
+
+def _audit_filters(config: Config, since: str | None, until: str | None) -> dict[str, Any]:
+    from hub.audit.log import parse_when
+
+    filters: dict[str, Any] = {}
+    for name, value in (("since", since), ("until", until)):
+        if value is None:
+            continue
+        try:
+            filters[name] = parse_when(value, config.hub.timezone, end=name == "until")
+        except ValueError:
+            click.echo(
+                f"error: --{name} must be a date (2026-11-24) or a time, not {value!r}", err=True
+            )
+            sys.exit(2)
+    return filters
+
+
+@audit.command("verify")
+@config_option
+def audit_verify(config_path: str | None) -> None:
+    """Check the chain from the first record to the last, and the hub's anchors in it.
+
+    Exits with 0 when the log is intact, and 1 naming the first broken record and what is wrong
+    with it (changed, missing, relinked, re-signed, cut off).
+    """
+
+    async def action(log: Any, _config: Config) -> Any:
+        return await log.verify()
+
+    result = _with_audit(config_path, action)
+    if result.intact:
+        click.echo(result.summary())
+        return
+    click.echo(result.summary(), err=True)
+    sys.exit(1)
+
+
+@audit.command("list")
+@config_option
+@click.option("--owner", help="Only the records of this owner's cameras.")
+@click.option("--camera", help="Only the records of this camera.")
+@click.option("--action", help="Only this action (live.view, login, camera.update, ...).")
+@click.option("--since", help="From this date or time (the hub's time zone unless given).")
+@click.option("--until", help="Up to this date (included) or time (excluded).")
+@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def audit_list(
+    config_path: str | None,
+    owner: str | None,
+    camera: str | None,
+    action: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List audit records, newest first."""
+    from hub.audit import Action
+
+    if action is not None and action not in {a.value for a in Action}:
+        known = ", ".join(sorted(a.value for a in Action))
+        click.echo(f"error: unknown action {action!r} (known: {known})", err=True)
+        sys.exit(2)
+
+    async def go(log: Any, config: Config) -> list[Any]:
+        filters = _audit_filters(config, since, until)
+        found = await log.records(owner=owner, camera=camera, action=action, limit=limit, **filters)
+        return list(found)
+
+    found = _with_audit(config_path, go)
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in found], indent=2, ensure_ascii=False))
+        return
+    rows = [
+        (
+            r.seq,
+            r.as_dict()["time"][:19],
+            r.actor_name or r.actor,
+            r.action,
+            r.camera_id,
+            r.owner_id,
+            r.source,
+            r.purpose,
+        )
+        for r in found
+    ]
+    headers = ["SEQ", "TIME (UTC)", "ACTOR", "ACTION", "CAMERA", "OWNER", "FROM", "PURPOSE"]
+    click.echo(_table(rows, headers))
+    click.echo(f"{len(found)} record{'s' if len(found) != 1 else ''}")
+
+
+@audit.command("export")
+@config_option
+@click.option("--owner", help="Only the records of this owner's cameras (what the owner gets).")
+@click.option("--camera", help="Only the records of this camera.")
+@click.option("--since", help="From this date or time (the hub's time zone unless given).")
+@click.option("--until", help="Up to this date (included) or time (excluded).")
+def audit_export(
+    config_path: str | None,
+    owner: str | None,
+    camera: str | None,
+    since: str | None,
+    until: str | None,
+) -> None:
+    """Write the matching records as CSV (oldest first) to standard output: `> file.csv`.
+
+    The export itself is recorded (`audit.export`, by cli:<your login>).
+    """
+    from hub.audit import Action, Actor, ActorKind, csv_lines
+
+    out = sys.stdout.buffer  # bytes: the CSV's CRLF line ends stay as they are
+
+    async def go(log: Any, config: Config) -> int:
+        filters = _audit_filters(config, since, until)
+        who = _default_by()
+        details = {"owner": owner, "camera": camera, "since": since, "until": until}
+        await log.append(
+            Action.AUDIT_EXPORT,
+            Actor(who, ActorKind.NAMED, who),
+            owner_id=owner,
+            camera_id=camera,
+            source="console",
+            details={k: v for k, v in details.items() if v is not None},
+        )
+        lines = 0
+        async for line in csv_lines(log.stream(owner=owner, camera=camera, **filters)):
+            out.write(line.encode("utf-8"))
+            lines += 1
+        out.flush()
+        return lines - 1
+
+    count = _with_audit(config_path, go)
+    click.echo(f"{count} record{'s' if count != 1 else ''} exported", err=True)
+
+
 @main.group("events")
 def events_group() -> None:
     """Device events: see how a vendor plugin reads what a device sent."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from hub import __version__
+from hub.audit import ANCHOR_FILE, AuditLog, AuditRecorder
 from hub.bus import LocalBus
 from hub.config import Config, secret_values
 from hub.credentials import CredentialBox
@@ -70,6 +71,8 @@ class Hub:
         self.devices: DeviceEvents | None = None
         self.incidents: IncidentService | None = None
         self._credentials: CredentialBox | None = None
+        self._audit: AuditLog | None = None
+        self.audit_recorder: AuditRecorder | None = None
         self.started_at: float | None = None
         self._loaded = False
 
@@ -86,7 +89,15 @@ class Hub:
             await self.db.start()
             credentials = self._credentials = CredentialBox.from_environment(self.data_dir)
             self._registry = Registry(self.db, credentials, self.bus)
+            self._audit = AuditLog(self.db, credentials, anchor_file=self.data_dir / ANCHOR_FILE)
         return self._registry
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log (docs/audit.md); once the store is open."""
+        if self._audit is None:
+            raise RuntimeError("the store is not open yet")
+        return self._audit
 
     @property
     def credentials(self) -> CredentialBox:
@@ -129,7 +140,11 @@ class Hub:
         self.load_plugins()
         await self.bus.start()
         await self.open_store()
+        # Before the registry syncs: the cameras the config adds, changes or drops are recorded.
+        self.audit_recorder = AuditRecorder(self.audit, self.bus, self.registry.get_camera)
+        await self.audit_recorder.start()
         report = await self.registry.sync_from_config(self.config)
+        await self.audit_recorder.config_loaded(self.config)
         log.info(
             "registry synced: %d added, %d updated, %d removed, %d conflicts",
             len(report.added),
@@ -193,9 +208,13 @@ class Hub:
             await self.streams.stop()
             self.streams = None
         await self.plugins.shutdown_all(self)
+        if self.audit_recorder is not None:
+            await self.audit_recorder.stop()
+            self.audit_recorder = None
         await self.bus.close()
         await self.db.close()
         self._registry = None
+        self._audit = None
         self.started_at = None
 
     def _snapshot_jpeg(self, camera_id: str) -> bytes | None:

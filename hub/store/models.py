@@ -276,3 +276,37 @@ class WebSessionRow(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditRecordRow(Base):
+    """One access or change, hash-chained to the record before it; never updated or deleted."""
+
+    __tablename__ = "audit_records"
+
+    # Given by the appender (head + 1), not by the database: the primary key is what keeps two
+    # appenders from both taking the same predecessor, so the chain cannot fork.
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    time: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    # No foreign keys: the record of a camera outlives the camera, and its owner.
+    camera_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    owner_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    source: Mapped[str | None] = mapped_column(String(255))
+    purpose: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class IngestedEventRow(Base):
+    """An event id an owner's system sent in, kept a while so that a resend is not published."""
+
+    __tablename__ = "ingested_events"
+
+    # No foreign key: the owner may leave the config; its ids only wait to be pruned.
+    owner_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)

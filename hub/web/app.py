@@ -14,7 +14,9 @@ from typing import Any, cast
 from aiohttp import web
 
 from hub.access import Accounts
+from hub.audit import Action
 from hub.runtime import Hub
+from hub.web.audit import add_audit_routes, record_view
 from hub.web.auth import (
     ACCESS_ATTRIBUTE,
     PLUGIN_DEFAULT,
@@ -27,6 +29,7 @@ from hub.web.auth import (
     principal_of,
 )
 from hub.web.incidents import add_incident_routes
+from hub.web.ingest import add_ingest_routes
 from hub.web.keys import hub_key
 from hub.web.login import add_login_routes
 
@@ -74,14 +77,17 @@ async def snapshot(request: web.Request) -> web.Response:
     hub = request.app[hub_key]
     camera_id = request.match_info["camera_id"]
     owner = principal_of(request).owner
-    if owner is not None:
-        camera = await hub.registry.get_camera(camera_id)
-        if camera is None or camera.owner != owner:
-            # Another owner's camera looks like no camera: its id tells nothing either.
-            return json_answer({"error": f"{owner} has no camera {camera_id!r}"}, status=404)
+    camera = await hub.registry.get_camera(camera_id)
+    if owner is not None and (camera is None or camera.owner != owner):
+        # Another owner's camera looks like no camera: its id tells nothing either.
+        return json_answer({"error": f"{owner} has no camera {camera_id!r}"}, status=404)
+    if camera is None:
+        return json_answer({"error": f"no camera {camera_id!r}"}, status=404)
     shot = hub.streams.snapshot(camera_id) if hub.streams is not None else None
     if shot is None:
         return json_answer({"error": f"no snapshot of camera {camera_id!r} yet"}, status=404)
+    # recorded before the picture goes out: a store that cannot record shows nothing
+    await record_view(request, Action.SNAPSHOT_VIEW, camera)
     age = max(0.0, time.time() - shot.at)
     return web.Response(
         body=shot.jpeg,
@@ -107,6 +113,8 @@ def build_app(hub: Hub) -> web.Application:
     app.router.add_get("/api/cameras/{camera_id}/snapshot", snapshot)
     add_login_routes(app)
     add_incident_routes(app)
+    add_ingest_routes(app)
+    add_audit_routes(app)
     for route in hub.plugins.web_routes:
         handler = cast(Handler, route.handler)
         if not hasattr(handler, ACCESS_ATTRIBUTE):
