@@ -13,7 +13,6 @@ it wait, and the cameras of a site often send their keyframes together.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import logging
@@ -23,7 +22,7 @@ import shutil
 from array import array
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +85,11 @@ class DiskPacketRing:
         "_failing",
         "_keys",
         "_open",
+        "_removals",
         "_segments",
         "_sequence",
         "_waiting",
+        "_writes",
         "camera",
         "directory",
         "failed_writes",
@@ -123,6 +124,11 @@ class DiskPacketRing:
         self._sequence = 0
         self._waiting = 0
         self._failing = False
+        # Files to remove, handed to the writer with the next write (one job per GOP, in order).
+        self._removals: list[str] = []
+        # Writes handed to the writer, oldest first; looked at as units arrive (no thread ever
+        # wakes the event loop: at 100 cameras that would be 50 wake-ups a second).
+        self._writes: deque[tuple[Future[None], _Segment]] = deque()
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -130,6 +136,8 @@ class DiskPacketRing:
 
     def append(self, unit: AccessUnit) -> None:
         """Keep `unit`; at a keyframe, write the finished segment and drop what fell out."""
+        if self._writes and self._writes[0][0].done():
+            self._reap()
         segment = self._open
         if unit.keyframe:
             finished = None
@@ -207,11 +215,24 @@ class DiskPacketRing:
         self._keys.clear()
         self._open = None
         self._count = 0
+        self._flush_removals()
 
     def close(self) -> None:
         """Remove every file and the camera's folder (the camera is no longer watched)."""
         self.clear()
         self._run(_remove_folder, self.directory)
+
+    def _reap(self) -> None:
+        """Take in the writes the writer has finished, in order."""
+        writes = self._writes
+        while writes and writes[0][0].done():
+            future, segment = writes.popleft()
+            self._written(segment, future.exception())
+
+    def _flush_removals(self) -> None:
+        if self._removals:
+            removals, self._removals = self._removals, []
+            self._run(_remove_files, removals)
 
     def __len__(self) -> int:
         return self._count
@@ -220,7 +241,9 @@ class DiskPacketRing:
         self._count -= len(segment)
         segment.dropped = True
         if segment.path is not None:  # after its write, if that still waits: one thread, in order
-            self._run(_remove_file, segment.path)
+            self._removals.append(segment.path)
+            if len(self._removals) > MAX_WAITING_WRITES:  # no write is coming to take them along
+                self._flush_removals()
 
     def _spill(self, segment: _Segment) -> None:
         if self._waiting >= MAX_WAITING_WRITES:
@@ -229,19 +252,19 @@ class DiskPacketRing:
         path = segment.path = os.path.join(self.directory, f"{self._sequence}.gop")
         self._sequence += 1
         buffers = [unit.data for unit in segment.units]
+        removals, self._removals = self._removals, []
         self._waiting += 1
         writer = self.writer
         if writer is None:
             try:
-                _write_segment(segment, path, buffers, self.directory)
+                _write_segment(segment, path, buffers, self.directory, removals)
             except OSError as exc:
                 self._written(segment, exc)
             else:
                 self._written(segment, None)
             return
-        future = writer.submit(_write_segment, segment, path, buffers, self.directory)
-        loop = asyncio.get_running_loop()
-        future.add_done_callback(lambda f: _on_loop(loop, self._written, segment, f.exception()))
+        future = writer.submit(_write_segment, segment, path, buffers, self.directory, removals)
+        self._writes.append((future, segment))
 
     def _written(self, segment: _Segment, error: BaseException | None) -> None:
         self._waiting -= 1
@@ -284,14 +307,14 @@ class DiskPacketRing:
             self.writer.submit(action, argument)
 
 
-def _on_loop(loop: asyncio.AbstractEventLoop, action: Callable[..., None], *args: Any) -> None:
-    if not loop.is_closed():
-        with contextlib.suppress(RuntimeError):  # closed meanwhile
-            loop.call_soon_threadsafe(action, *args)
+def _write_segment(
+    segment: _Segment, path: str, buffers: list[bytes], directory: Path, removals: list[str]
+) -> None:
+    """The writer's work for one GOP: remove what expired, then write the segment's file.
 
-
-def _write_segment(segment: _Segment, path: str, buffers: list[bytes], directory: Path) -> None:
-    """The writer's work: one segment's file (nothing if it expired while it waited)."""
+    Nothing is written if the segment expired while it waited.
+    """
+    _remove_files(removals)
     if segment.dropped:
         return
     try:
@@ -301,13 +324,14 @@ def _write_segment(segment: _Segment, path: str, buffers: list[bytes], directory
         _write(path, buffers)
 
 
-def _remove_file(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    except OSError as exc:
-        log.debug("cannot remove %s: %s", path, exc)
+def _remove_files(paths: list[str]) -> None:
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.debug("cannot remove %s: %s", path, exc)
 
 
 def _remove_folder(path: Path) -> None:

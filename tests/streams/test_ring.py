@@ -71,7 +71,7 @@ def make_ring(request: pytest.FixtureRequest, make_disk: MakeDisk) -> MakeRing:
 
 
 async def drained(ring: Ring) -> None:
-    """Until the writer has done what it was given, and told the ring."""
+    """Until the writer has done what it was given (the ring takes it in at its next unit)."""
     if isinstance(ring, DiskPacketRing) and ring.writer is not None:
         await asyncio.wrap_future(ring.writer.submit(lambda: None))
         await asyncio.sleep(0)
