@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from hub.store import Base, Database
+from tests.incidents.receivers import WebhookReceiver
 
 POSTGRES_USER = "pantau"
 
@@ -181,3 +182,14 @@ async def db(store_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    """A webhook receiver answering 200."""
+    server = WebhookReceiver()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -17,7 +17,7 @@ from hub.incidents.delivery import Backoff, DeliveryWorker
 from hub.incidents.outbox import Outbox
 from hub.store import Database
 from hub.streams.pictures import to_jpeg
-from tests.incidents.receivers import SmtpReceiver, WebhookReceiver
+from tests.incidents.receivers import SmtpReceiver
 
 SMTP_USER = "hub-sender"
 SMTP_PASSWORD = "Sandi-Surel-Rahasia-31"
@@ -61,17 +61,6 @@ async def sqlite_db(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Data
 @pytest.fixture
 def sqlite_outbox(sqlite_db: Database, credentials: CredentialBox) -> Outbox:
     return Outbox(sqlite_db, credentials, lease=timedelta(seconds=10))
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    """A webhook receiver answering 200."""
-    server = WebhookReceiver()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

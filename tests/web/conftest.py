@@ -174,16 +174,6 @@ StartSite = Callable[..., Any]
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
 async def start_site(
     tmp_path: Path, receiver: WebhookReceiver
 ) -> AsyncIterator[Callable[..., Any]]:
