@@ -201,6 +201,8 @@ class Hub:
         if self.devices is not None:
             await self.devices.stop()
             self.devices = None
+        if self.streams is not None and self.incidents is not None:
+            await self.streams.flush_usage()  # a package used up just now is still an incident
         if self.incidents is not None:
             await self.incidents.stop()
             self.incidents = None

@@ -52,6 +52,8 @@ SPOOL_KEEP = timedelta(days=1)
 PRUNE_EVERY = 120
 """Ticks between spool prunings (ten minutes)."""
 TICK = 5.0
+DRAIN = 5.0
+"""Seconds the stop waits for queued events to be handled."""
 """Seconds between the engine's ticks: escalation steps, durations, group summaries."""
 
 
@@ -127,8 +129,12 @@ class IncidentService:
         await self.worker.start()
 
     async def stop(self) -> None:
-        """Stop following, finish the current commit, stop delivering."""
+        """Handle what is queued (a few seconds at most), stop following, stop delivering."""
         for subscription in self._subscriptions:
+            # events published just before the stop are incidents too: not dropped
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DRAIN):
+                    await subscription.wait_idle()
             await subscription.cancel()
         self._subscriptions.clear()
         if self._ticker is not None:

@@ -283,6 +283,15 @@ class StreamEngine:
             await asyncio.sleep(USAGE_FLUSH)
             await self._flush_usage()
 
+    async def flush_usage(self) -> None:
+        """Record the data usage counted so far now, and publish what it raised.
+
+        The hub calls it at stop before the incident service stops, so that a package used up
+        in the last minute still reaches a rule.
+        """
+        await self._flush_usage()
+        await self._publish_pending()
+
     async def _flush_usage(self) -> None:
         counts, self._unflushed = self._unflushed, {}
         for cid, worker in self.workers.items():

@@ -8,6 +8,7 @@ from typing import Any
 
 from hub.config import Config
 from hub.events import Event
+from hub.incidents.outbox import Outbox
 from hub.runtime import Hub
 from tests.incidents.receivers import WebhookReceiver
 
@@ -120,3 +121,23 @@ async def test_a_camera_over_its_package_raises_one_incident_and_alert(
     finally:
         await again.stop()
     assert len(receiver.hits) == 1
+
+
+async def test_a_package_used_up_in_the_last_minute_before_a_stop_is_still_an_incident(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    config = city(tmp_path, receiver.url("json", "teknisi"))
+    hub = Hub(config)
+    await hub.start()
+    assert hub.streams is not None
+    hub.streams._unflushed["tpa-zona"] = 51 * GB  # counted, not yet flushed: the stop flushes
+    await hub.stop()
+    again = Hub(config)
+    try:
+        await again.open_store()
+        stored = await Outbox(again.db, again.credentials).incidents()
+    finally:
+        await again.db.close()
+    assert [(i["rule"], i["camera"], i["state"]) for i in stored] == [
+        ("kuota", "tpa-zona", "triggered")
+    ]

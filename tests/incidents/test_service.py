@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from hub.cli import main
 from hub.config import Config
 from hub.events import Event, MotionStart
+from hub.incidents.outbox import Outbox
 from hub.runtime import Hub
 from tests.incidents.receivers import WebhookReceiver
 from tests.plugins.hikvision.device import jpeg
@@ -181,3 +182,20 @@ async def test_a_restart_after_a_crash_between_store_and_saved_state_catches_up(
         assert hub.incidents.engine.incidents() == []
     finally:
         await hub.stop()
+
+
+async def test_an_event_published_just_before_a_stop_is_still_an_incident(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    config = city(tmp_path, receiver.url("json", "satpol"))
+    hub = Hub(config)
+    await hub.start()
+    await hub.bus.publish(MotionStart.create(camera_id="tpa-gerbang", data={"zone": "gate"}))
+    await hub.stop()  # at once: the event may still be queued for the incident service
+    again = Hub(config)
+    try:
+        await again.open_store()
+        stored = await Outbox(again.db, again.credentials).incidents()
+    finally:
+        await again.db.close()
+    assert [(i["rule"], i["camera"]) for i in stored] == [("gerak-gerbang", "tpa-gerbang")]
