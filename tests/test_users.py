@@ -361,3 +361,39 @@ def test_the_cli_prints_a_token_once_lists_without_it_and_revokes_it(tmp_path: P
     assert revoked.exit_code == 0 and f"revoked token {token_id}" in revoked.output
     as_json = json.loads(runner.invoke(main, ["tokens", "list", "--json", "-c", config]).stdout)
     assert [t["state"] for t in as_json] == ["revoked"] and secret not in json.dumps(as_json)
+
+
+def test_the_console_s_account_changes_are_in_the_audit_log_without_secrets(
+    tmp_path: Path,
+) -> None:
+    config = city_file(tmp_path)
+    runner = CliRunner()
+    env = {"PANTAU_PASSWORD": PASSWORD}
+    runner.invoke(main, ["users", "add", "budi", "--role", "responder", "--responder", "damkar",
+                         "-c", config], env=env)  # fmt: skip
+    made = runner.invoke(
+        main, ["tokens", "create", "--user", "budi", "--scope", "incidents:ack", "-c", config]
+    )
+    secret = made.stdout.strip()
+    token_id = (
+        runner.invoke(main, ["tokens", "list", "-c", config]).stdout.splitlines()[1].split()[0]
+    )
+    runner.invoke(main, ["tokens", "revoke", token_id, "-c", config])
+    runner.invoke(main, ["users", "disable", "budi", "-c", config])
+    listed = runner.invoke(main, ["audit", "list", "--json", "-c", config])
+    assert listed.exit_code == 0, listed.output
+    records = json.loads(listed.stdout)
+    mine = [r for r in records if r["action"] in ("user.change", "token.create", "token.revoke")]
+    assert [(r["action"], r["details"].get("change")) for r in reversed(mine)] == [
+        ("user.change", "add"),
+        ("token.create", None),
+        ("token.revoke", None),
+        ("user.change", "disable"),
+    ]
+    created = next(r for r in mine if r["action"] == "token.create")
+    assert created["details"]["token_id"] == token_id
+    assert created["details"]["scopes"] == ["incidents:ack"]
+    assert all(r["actor"].startswith("console:") for r in mine)
+    text = json.dumps(records)
+    assert secret not in text and PASSWORD not in text
+    assert runner.invoke(main, ["audit", "verify", "-c", config]).exit_code == 0
