@@ -9,7 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hub.config import Config
 from hub.incidents.model import IncidentChange, IncidentState, NotificationJob, Severity
+from hub.incidents.outbox import Outbox
+from hub.runtime import Hub
 from hub.store import Database
 from hub.store.models import IncidentHistoryRow, NotificationJobRow
 
@@ -85,3 +88,13 @@ async def eventually(
 def later(seconds: float, start: datetime = T0) -> datetime:
     """`seconds` after `start`."""
     return start + timedelta(seconds=seconds)
+
+
+async def stored_incidents(config: Config) -> list[dict[str, Any]]:
+    """The incidents the store of a stopped hub holds, as `pantau incidents list` reads them."""
+    hub = Hub(config)
+    try:
+        await hub.open_store()
+        return await Outbox(hub.db, hub.credentials).incidents()
+    finally:
+        await hub.db.close()

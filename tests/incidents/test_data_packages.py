@@ -8,8 +8,8 @@ from typing import Any
 
 from hub.config import Config
 from hub.events import Event
-from hub.incidents.outbox import Outbox
 from hub.runtime import Hub
+from tests.incidents.outbox_kit import stored_incidents
 from tests.incidents.receivers import WebhookReceiver
 
 GB = 10**9
@@ -132,12 +132,7 @@ async def test_a_package_used_up_in_the_last_minute_before_a_stop_is_still_an_in
     assert hub.streams is not None
     hub.streams._unflushed["tpa-zona"] = 51 * GB  # counted, not yet flushed: the stop flushes
     await hub.stop()
-    again = Hub(config)
-    try:
-        await again.open_store()
-        stored = await Outbox(again.db, again.credentials).incidents()
-    finally:
-        await again.db.close()
+    stored = await stored_incidents(config)
     assert [(i["rule"], i["camera"], i["state"]) for i in stored] == [
         ("kuota", "tpa-zona", "triggered")
     ]

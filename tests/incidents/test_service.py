@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from hub.cli import main
 from hub.config import Config
 from hub.events import Event, MotionStart
-from hub.incidents.outbox import Outbox
 from hub.runtime import Hub
+from tests.incidents.outbox_kit import stored_incidents
 from tests.incidents.receivers import WebhookReceiver
 from tests.plugins.hikvision.device import jpeg
 
@@ -192,10 +192,5 @@ async def test_an_event_published_just_before_a_stop_is_still_an_incident(
     await hub.start()
     await hub.bus.publish(MotionStart.create(camera_id="tpa-gerbang", data={"zone": "gate"}))
     await hub.stop()  # at once: the event may still be queued for the incident service
-    again = Hub(config)
-    try:
-        await again.open_store()
-        stored = await Outbox(again.db, again.credentials).incidents()
-    finally:
-        await again.db.close()
+    stored = await stored_incidents(config)
     assert [(i["rule"], i["camera"]) for i in stored] == [("gerak-gerbang", "tpa-gerbang")]
