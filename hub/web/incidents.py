@@ -54,10 +54,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     try:
         data = await request.json()
     except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "the body must be a JSON object"}),
-            content_type="application/json",
-        ) from None
+        data = None
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(
             text=json.dumps({"error": "the body must be a JSON object"}),
