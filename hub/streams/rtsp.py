@@ -61,6 +61,8 @@ READ_BATCH = 0.1
 """Seconds of media the kernel gathers before it wakes the loop (SO_RCVLOWAT): a 2 Mbit/s camera
 then costs ten reads a second instead of a hundred or more, and no frame waits longer than this
 at the camera's usual rate."""
+WATCH_TICK = 0.25
+"""Seconds between a connection's checks: read timeout, and the read batch's size."""
 _MIN_BATCH = 4 * 1024
 """Below this many bytes per batch, batching saves nothing: wake at every byte."""
 _MAX_BATCH = 64 * 1024
@@ -702,16 +704,18 @@ class _Connection(asyncio.BufferedProtocol):
         """Fail with TIMEOUT once no RTP arrived for `read_timeout` seconds.
 
         Every tick it also sizes the read batch to the bytes of the last two seconds, and stops
-        batching as soon as a tick passes without a byte.
+        batching as soon as a tick passes without a byte. Bytes the kernel holds back below the
+        batch size wait for that: at most two ticks, so ticks come every quarter second.
         """
-        every = min(0.5, read_timeout / 4)
+        every = min(WATCH_TICK, read_timeout / 4)
         deadline = [self._loop.time() + read_timeout, self.rtp_packets]
         window: deque[tuple[float, int]] = deque([(self._loop.time(), self.bytes_received)])
+        history = round(2.0 / every) + 1  # ticks in two seconds, both ends counted
 
         def check() -> None:
             now = self._loop.time()
             window.append((now, self.bytes_received))
-            if len(window) > 5:
+            if len(window) > history:
                 window.popleft()
             first_at, first_bytes = window[0]
             if now > first_at:
