@@ -207,6 +207,17 @@ class CameraRemoved(Event):
     event_type = "camera.removed"
 
 
+class SharingChanged(Event):
+    """An owner's sharing agreement was made, changed, revoked or ran out.
+
+    `data.owner_id`, `data.agreement_id`, `data.change` (`made`, `changed`, `revoked`,
+    `expired`); `camera_id` when the agreement covers one camera, None for the whole owner.
+    Whoever hands out pictures over time (live views) asks the policy again at once.
+    """
+
+    event_type = "sharing.changed"
+
+
 class PluginFailed(Event):
     """A plugin failed to load or set up; `data.plugin` and `data.reason` say which and why."""
 

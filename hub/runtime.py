@@ -23,6 +23,7 @@ from hub.incidents.service import IncidentService
 from hub.logs import redactor
 from hub.plugins import PluginHost, PluginState
 from hub.registry import Registry
+from hub.sharing import ShareEverything, SharingPolicy
 from hub.store import Database
 from hub.streams.engine import StreamEngine
 from hub.streams.packages import AllowanceWatch
@@ -73,6 +74,8 @@ class Hub:
         self._credentials: CredentialBox | None = None
         self._audit: AuditLog | None = None
         self.audit_recorder: AuditRecorder | None = None
+        self.sharing: SharingPolicy = ShareEverything()
+        """Asked before any picture leaves the hub (hub/sharing)."""
         self.started_at: float | None = None
         self._loaded = False
 

@@ -34,6 +34,24 @@ class Access(StrEnum):
     """Close an incident."""
     INGEST = "ingest"
     """Send events in (an owner's webhook ingest), for the owner's own cameras."""
+    CAMERAS_WRITE = "cameras:write"
+    """Register and change sites and cameras, and test them; an owner's users only their own."""
+    CAMERAS_LIVE = "cameras:live"
+    """Watch a camera live, as far as its owner's sharing agreement allows."""
+    CAMERAS_CONTROL = "cameras:control"
+    """Move a camera (PTZ)."""
+    CLIPS_EXPORT = "clips:export"
+    """Cut and download a clip, as far as the sharing agreement allows."""
+    SHARING_READ = "sharing:read"
+    """The sharing agreements; an owner's users see their owner's only."""
+    SHARING_WRITE = "sharing:write"
+    """Make, change and revoke sharing agreements; an owner's users their owner's only."""
+    MASKS_REQUEST = "masks:request"
+    """Ask for a privacy mask to be lifted for a while (the first of two people)."""
+    MASKS_APPROVE = "masks:approve"
+    """Approve or refuse a mask lift someone else asked for (the second of two people)."""
+    AUDIT_READ = "audit:read"
+    """The audit log; an owner's users see the records of their owner's cameras only."""
     ADMIN = "admin"
     """Run the hub: users, tokens, configuration; the admin role and the admin token."""
 
@@ -69,10 +87,25 @@ ROLE_ACCESS: Mapping[Role, frozenset[Access]] = {
             Access.INCIDENTS_READ,
             Access.INCIDENTS_ACK,
             Access.INCIDENTS_RESOLVE,
+            Access.CAMERAS_LIVE,
+            Access.CAMERAS_CONTROL,
+            Access.CLIPS_EXPORT,
+            Access.SHARING_READ,
+            Access.MASKS_REQUEST,
         }
     ),
     Role.RESPONDER: frozenset({Access.INCIDENTS_READ, Access.INCIDENTS_ACK}),
-    Role.OWNER: frozenset({Access.CAMERAS_READ, Access.INGEST}),
+    Role.OWNER: frozenset(
+        {
+            Access.CAMERAS_READ,
+            Access.CAMERAS_WRITE,
+            Access.CAMERAS_LIVE,
+            Access.CLIPS_EXPORT,
+            Access.INGEST,
+            Access.SHARING_READ,
+            Access.SHARING_WRITE,
+        }
+    ),
     Role.VIEWER: frozenset({Access.HUB_READ, Access.CAMERAS_READ, Access.INCIDENTS_READ}),
 }
 
