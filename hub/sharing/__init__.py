@@ -68,9 +68,18 @@ class SharingPolicy(Protocol):
     """Decides, per camera and use, whether a picture may leave the hub."""
 
     async def decide(
-        self, camera: CameraRecord, use: Use, *, at: datetime | None = None
+        self,
+        camera: CameraRecord,
+        use: Use,
+        *,
+        owner: str | None = None,
+        at: datetime | None = None,
     ) -> Decision:
-        """Whether `use` of `camera` is allowed at `at` (now when None)."""
+        """Whether `use` of `camera` is allowed at `at` (now when None).
+
+        `owner` is the owner the asker acts for (an owner's user): an owner's own cameras are
+        always its own to see, whatever it shares with the command center.
+        """
         ...
 
 
@@ -78,7 +87,12 @@ class ShareEverything:
     """A policy that allows every use: for a hub started without a store (tests, tools)."""
 
     async def decide(
-        self, camera: CameraRecord, use: Use, *, at: datetime | None = None
+        self,
+        camera: CameraRecord,
+        use: Use,
+        *,
+        owner: str | None = None,
+        at: datetime | None = None,
     ) -> Decision:
         """Always allowed."""
         return Decision(True, "no sharing policy in force", Level.LIVE)
