@@ -1,19 +1,31 @@
 """Benchmark: CPU and memory per camera of the hub's stream engine, against one ffmpeg per camera.
 
 Run: python bench/bench_streams.py [--cameras 25,50,100] [--seconds 60] [--quick] [--repeat 1]
-                                   [--baseline-cameras 10] [--settle 10] [--py-spy] [--strict]
+                                   [--mounts 4] [--baseline-cameras 10] [--settle 10]
+                                   [--py-spy] [--strict] [--cache-dir DIR]
 
-A GStreamer RTSP server (tests/streams/rtsp_server.py, system Python) plays the test footage
-re-encoded as a typical camera (1280x720, 15 fps, 2 Mbit/s, 2 s GOP) on ONE shared mount, so the
-server runs one encoder however many clients read it; a keeper client (`ffmpeg -c copy`) holds
-the mount open so that every phase finds the encoder running. Then, one after the other:
+A GStreamer RTSP server (tests/streams/rtsp_server.py, system Python) plays the test footage as
+a typical camera sends it (1280x720, 15 fps, 2 Mbit/s, 2 s GOP) on K = --mounts shared mounts,
+and the N cameras are spread over them round-robin (camera i on mount i mod K). Every mount
+plays the same footage, but mount i starts i/K of the way into it (at the nearest keyframe), so
+activity episodes, and with them T3, come at different times on different cameras, as in a
+city, instead of on all N cameras at once. The footage is encoded ONCE, before the run, with
+ffmpeg at the `camera` mount's settings (bench/streams_support/footage.py; cached, by default
+under ~/.cache/pantau/bench-streams), then cut with `-c copy` into K rotated copies, each
+served by a `file` mount: no encoder runs in the server during the run. A `file` mount restarts
+its file when its first client comes (the media is shared, later clients join it), so each
+mount stays at its own offset. K = 1 is the former setup: ONE `camera` mount, re-encoded live
+(one encoder in the server), every camera seeing the same motion at the same moment. One keeper
+client (`ffmpeg -c copy`) per mount holds it open so that every phase finds it running. Then,
+one after the other:
   - the idle hub: bench/streams_support/hub_driver.py with 0 cameras, for its resident memory;
   - the baseline: B processes of `ffmpeg -rtsp_transport tcp -i URL -vf fps=5,scale=640:-2
     -f rawvideo -pix_fmt gray -` (stdout to /dev/null), what Frigate-style NVRs run per camera.
     B = min(N, --baseline-cameras), because N ffmpegs at ~9 % of a core each would saturate a
-    small machine and falsify the measure; the per-camera CPU is measured at B cameras;
+    small machine and falsify the measure; the per-camera CPU is measured at B cameras, spread
+    round-robin over the mounts as the hub's cameras are;
   - for each N: the hub driver, a separate process running `hub.runtime.Hub` with N cameras on
-    that mount in the engine's default tiers (T0 always, T2 a keyframe every 10 s, T3 only
+    the mounts in the engine's default tiers (T0 always, T2 a keyframe every 10 s, T3 only
     while leased). All N connect first, then everything settles (a new client on a shared
     mount makes GStreamer restart the RTP clock of the others), then the window is measured.
 Only the measured processes count, read from /proc: utime + stime of the hub process and its
@@ -24,7 +36,7 @@ to write calls: the clip pre-roll's files, the database, the log) and write_byte
 cancelled_write_bytes (what reached, or will reach, the storage: pre-roll files unlinked before
 writeback are cancelled), less the change in the size of the pre-roll files alive at the
 window's ends; also the sectors written to the data folder's whole device. The
-server and the keeper are never counted; their CPU, and the whole machine's, are recorded so a
+server and the keepers are never counted; their CPU, and the whole machine's, are recorded so a
 contended or saturated run shows. A run in which a camera is not online at the end, or a
 baseline ffmpeg died, is marked invalid and the command exits with 1. Every hub phase runs a
 copy of hub/ and plugins/ taken when the benchmark starts (git HEAD, changed files and a digest
@@ -32,8 +44,10 @@ are in the JSON), so that edits made meanwhile in the working tree never mix int
 
 Targets (issue): at most 0.25 % of a core per camera in the default tiers, at least 20x less
 than the ffmpeg baseline in the same run, at most 3 MB resident memory per camera. Reference on
-this kind of machine: the ffmpeg baseline costs 8.7 % of a core per camera.
-Results go to bench/results/streams.json (--quick: streams-quick.json).
+this kind of machine: the ffmpeg baseline costs 8.7 % of a core per camera. 'T3 on' in the
+table is the mean number of cameras with a full decoder running during the window (and its
+least and most over the window's samples): with K > 1, windows are neither all quiet nor all
+busy. Results go to bench/results/streams.json (--quick: streams-quick.json).
 """
 
 from __future__ import annotations
@@ -65,6 +79,9 @@ from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from streams_support import footage  # noqa: E402
 
 from tests.streams.conftest import (  # noqa: E402
     CAR_VIDEO,
@@ -79,6 +96,7 @@ SOURCE_ENV = "PANTAU_BENCH_SOURCE"
 SOURCE_PACKAGES = ("hub", "plugins")
 RESULTS = ROOT / "bench" / "results"
 MOUNT = "camera"
+"""The mount's name with K = 1; with K > 1 they are camera0 .. camera{K-1}."""
 MOUNT_SETTINGS: dict[str, object] = {
     "path": CAR_VIDEO.relative_to(ROOT),
     "width": 1280,
@@ -214,8 +232,8 @@ def io_window(
 
     write_bytes - cancelled_write_bytes is what went, or will go, to the storage: the pages of
     a pre-roll file unlinked before writeback are cancelled. The files alive at the window's
-    ends are not written yet; the change in their size is taken off (the cameras of the
-    benchmark share one stream, so all write and unlink their GOPs at the same moments).
+    ends are not written yet; the change in their size is taken off (the cameras of one mount
+    share a stream, so they write and unlink their GOPs at the same moments).
     """
     delta = {key: after[key] - before[key] for key in IO_FIELDS}
     live = after["ring_file_bytes"] - before["ring_file_bytes"]
@@ -428,7 +446,7 @@ class HubDriver:
 
     def __init__(
         self,
-        url: str,
+        urls: list[str],
         cameras: int,
         data_dir: Path,
         log_path: Path,
@@ -438,8 +456,8 @@ class HubDriver:
         self.log_path = log_path
         with log_path.open("w") as log_file:
             self.process = subprocess.Popen(
-                [sys.executable, str(DRIVER), "--url", url, "--cameras", str(cameras)]
-                + ["--data-dir", str(data_dir), *extra],
+                [sys.executable, str(DRIVER), *(f"--url={url}" for url in urls)]
+                + ["--cameras", str(cameras), "--data-dir", str(data_dir), *extra],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
@@ -596,9 +614,10 @@ def hub_log_errors(path: Path) -> list[str]:
 class Bench:
     """One run: the server, the phases, and their results."""
 
-    url: str
+    urls: list[str]
+    """The mounts' URLs: camera (and baseline ffmpeg) i reads urls[i % K]."""
     server: RtspTestServer
-    keeper: subprocess.Popen[bytes]
+    keepers: list[subprocess.Popen[bytes]]
     processes: Processes
     workdir: Path
     source: Path
@@ -606,13 +625,22 @@ class Bench:
     results: dict[str, Any] = field(default_factory=dict)
 
     def helpers_cpu(self) -> float:
-        return process_cpu(self.server.process.pid) + process_cpu(self.keeper.pid)
+        return process_cpu(self.server.process.pid) + sum(process_cpu(k.pid) for k in self.keepers)
 
     def check_keeper(self) -> None:
-        if self.keeper.poll() is not None:
-            raise RuntimeError(
-                f"the keeper client lost the stream; see {self.workdir / 'keeper.log'}"
-            )
+        for index, keeper in enumerate(self.keepers):
+            if keeper.poll() is not None:
+                raise RuntimeError(
+                    f"the keeper client of mount {index} lost the stream;"
+                    f" see {self.workdir / f'keeper{index}.log'}"
+                )
+
+    def t3_by_mount(self, samples: list[dict[str, Any]]) -> list[float | None]:
+        """Mean number of cameras with T3 running, per mount, over the samples."""
+        return [
+            _mean([s.get("t3_running_by_url", {}).get(url, 0) for s in samples])
+            for url in self.urls
+        ]
 
     # -- Pantau ---------------------------------------------------------------------------
 
@@ -622,7 +650,7 @@ class Bench:
         log_path = self.workdir / f"hub-{tag}.log"
         extra = ["--no-activity"] if self.args.no_activity else []
         extra += [f"--set={setting}" for setting in self.args.set]
-        driver = HubDriver(self.url, cameras, data_dir, log_path, extra, self.source)
+        driver = HubDriver(self.urls, cameras, data_dir, log_path, extra, self.source)
         stop = self.processes.add(driver.stop)
         problems: list[str] = []
         try:
@@ -702,6 +730,10 @@ class Bench:
             "health_end": after["health"],
             "online_end": online,
             "t3_running_mean": _mean([s["t3_running"] for s in samples]),
+            "t3_running_min": min((s["t3_running"] for s in samples), default=None),
+            "t3_running_max": max((s["t3_running"] for s in samples), default=None),
+            "t3_running_by_mount_mean": self.t3_by_mount(samples),
+            "t3_samples": len(samples),
             "loop_lag_ms_mean": _mean(
                 [lag for s in samples if (lag := s["loop_lag_since_last_stats"]["mean_ms"])]
             ),
@@ -759,8 +791,9 @@ class Bench:
         stops = []
         problems: list[str] = []
         try:
-            for log_path in logs:
-                process = start_ffmpeg(BASELINE_ARGS, self.url, log_path)
+            for index, log_path in enumerate(logs):
+                url = self.urls[index % len(self.urls)]
+                process = start_ffmpeg(BASELINE_ARGS, url, log_path)
                 ffmpegs.append(process)
                 stops.append(self.processes.add(functools.partial(interrupt, process)))
             started = time.monotonic()
@@ -788,7 +821,10 @@ class Bench:
             "cameras": cameras,
             "valid": not problems,
             "problems": problems,
-            "command": "ffmpeg " + BASELINE_ARGS.format(url=self.url),
+            "command": "ffmpeg " + BASELINE_ARGS.format(url=self.urls[0]),
+            "ffmpegs_per_mount": [
+                len(range(index, cameras, len(self.urls))) for index in range(len(self.urls))
+            ],
             "window": window.as_dict(),
             "cpu_pct_of_core": round(100 * window.cpu_cores, 3),
             "cpu_pct_per_camera": round(100 * window.cpu_cores / cameras, 4),
@@ -914,6 +950,14 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "ratio": round(ratio, 2) if ratio is not None else None,
                 "online": f"{min(r['online_end'] for r in runs)}/{n}",
                 "t3_running_mean": statistics.median(r["t3_running_mean"] or 0 for r in runs),
+                "t3_running_min": min((r["t3_running_min"] or 0 for r in runs), default=0),
+                "t3_running_max": max((r["t3_running_max"] or 0 for r in runs), default=0),
+                "t3_running_by_mount_mean": [
+                    statistics.median(m or 0 for m in per_mount)
+                    for per_mount in zip(
+                        *(r["t3_running_by_mount_mean"] for r in runs), strict=True
+                    )
+                ],
                 "targets": {
                     "cpu_per_camera_at_most_0.25_pct": verdict(cpu <= TARGET_CPU_PER_CAMERA),
                     "ratio_at_least_20x": verdict(None if ratio is None else ratio >= TARGET_RATIO),
@@ -947,7 +991,7 @@ def print_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> None:
         )
     header = (
         f"{'N':>5} {'Pantau CPU/cam':>15} {'RSS/cam':>9} {'baseline CPU/cam':>17}"
-        f" {'ratio':>8} {'online':>9} {'T3 on':>6}"
+        f" {'ratio':>8} {'online':>9} {'T3 on (least-most)':>19}  per mount"
     )
     print()
     print(header)
@@ -958,7 +1002,9 @@ def print_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> None:
             f"{row['cameras']:>5} {row['pantau_cpu_pct_per_camera']:>13.3f} %"
             f" {row['pantau_rss_mb_per_camera']:>6.2f} MB"
             f" {row['baseline_cpu_pct_per_camera']:>9.2f} % (B={row['baseline_cameras']:<2})"
-            f" {ratio:>8} {row['online']:>9} {row['t3_running_mean']:>6.1f}"
+            f" {ratio:>8} {row['online']:>9} {row['t3_running_mean']:>7.1f}"
+            f" ({row['t3_running_min']:>3}-{row['t3_running_max']:<3})"
+            f"  {' '.join(f'{m:.1f}' for m in row['t3_running_by_mount_mean'])}"
             + ("" if row["valid"] else "  INVALID")
         )
     print()
@@ -988,8 +1034,22 @@ def print_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> None:
     print(
         "CPU: utime+stime from /proc of the measured processes only (hub and its descendants;"
         " the ffmpegs), never the RTSP server's. 'T3 on': cameras with a full decoder running"
-        " (leased), mean over the window."
+        f" (leased), mean over the window (least-most of its {POLL:g} s samples), then the mean"
+        f" per mount ({results['mounts']} mount{'s' if results['mounts'] > 1 else ''}, starting at"
+        f" {', '.join(f'{o:g}' for o in results['mount_offsets_s'])} s of the footage)."
     )
+    restarts = results.get("mount_restarts") or {}
+    if restarts:
+        print(
+            "file mounts restarted their copy: "
+            + ", ".join(f"{name} {count}x" for name, count in restarts.items())
+            + (
+                " (once, as each keeper came: their offsets hold)"
+                if set(restarts.values()) == {1} and len(restarts) == results["mounts"]
+                else " (more than once or not at all: a mount lost all its clients; each copy"
+                " still starts elsewhere in the footage, but the spacing of the offsets moved)"
+            )
+        )
     print()
     print(
         f"writes ({results['data_file_system']['type'] or '?'} at"
@@ -1009,6 +1069,91 @@ def print_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def prepare_footage(args: argparse.Namespace) -> footage.Footage | None:
+    """With K > 1: the footage encoded once like a camera and its K rotated copies (cached)."""
+    if args.mounts == 1:
+        return None
+    started = time.monotonic()
+    print(f"footage: {args.mounts} rotated copies in {args.cache_dir}", flush=True)
+    played = footage.prepare(CAR_VIDEO, args.mounts, args.cache_dir)
+    encoded = "cached" if played.encode_s is None else f"encoded now in {played.encode_s:g} s"
+    cut = "cached" if played.cut_s is None else f"cut now in {played.cut_s:g} s"
+    print(
+        f"  footage {encoded}, copies {cut}; {played.duration_s:g} s loop, mounts start at"
+        f" {', '.join(f'{o:g}' for o in played.offsets_s)} s"
+        f" ({time.monotonic() - started:.1f} s in all)",
+        flush=True,
+    )
+    return played
+
+
+PROBE_ARGS = "-v error -rtsp_transport tcp -show_entries stream=width -of csv=p=0"
+
+
+def mount_plays(url: str, timeout: float = 20.0) -> bool:
+    """Whether a mount delivers pictures: ffprobe gets its size (it joins the shared media)."""
+    try:
+        done = subprocess.run(
+            ["ffprobe", *PROBE_ARGS.split(), url],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0 and done.stdout.strip().isdigit()
+
+
+def start_keepers(
+    server: RtspTestServer,
+    processes: Processes,
+    workdir: Path,
+    urls: list[str],
+    played: footage.Footage | None,
+    settle: float,
+) -> list[subprocess.Popen[bytes]]:
+    """One keeper per mount; then each mount must deliver, or it is made again (twice at most).
+
+    On a loaded machine a `file` mount has been seen once to never start its media (no
+    picture for any client, its keeper stuck probing); taking it away and adding it again
+    makes a new media.
+    """
+    keepers: list[subprocess.Popen[bytes]] = []
+    stops: list[Callable[[], None]] = []
+    for index, url in enumerate(urls):
+        keeper = start_ffmpeg(KEEPER_ARGS, url, workdir / f"keeper{index}.log")
+        stops.append(processes.add(functools.partial(end_process, keeper)))
+        keepers.append(keeper)
+    time.sleep(settle)  # the mounts run and the keepers read before any phase
+    for index, url in enumerate(urls):
+        for attempt in range(3):
+            if mount_plays(url):
+                break
+            if played is None or attempt == 2:
+                raise RuntimeError(f"mount {index} ({url}) delivers no picture; see server.log")
+            print(f"  mount {index} delivers no picture: adding it again", flush=True)
+            processes.stop(stops[index])
+            name = url.rsplit("/", 1)[1]
+            server.remove_mount(name)
+            server.add_mount(name, "file", path=played.copies[index])
+            log_path = workdir / f"keeper{index}-again{attempt + 1}.log"
+            keepers[index] = start_ffmpeg(KEEPER_ARGS, url, log_path)
+            stops[index] = processes.add(functools.partial(end_process, keepers[index]))
+            time.sleep(settle)
+    return keepers
+
+
+def mount_restarts(log_path: Path, mounts: int) -> dict[str, int]:
+    """How often each file mount restarted its copy (once, as its keeper came, is expected)."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return {}
+    found = Counter(re.findall(r"feeder (\S+): restarted at the start", text))
+    return dict(sorted(found.items())) if mounts > 1 else {}
 
 
 @contextlib.contextmanager
@@ -1037,6 +1182,19 @@ def parse_args() -> argparse.Namespace:
         "--baseline-cameras", type=int, default=10, help="B: most ffmpegs run at once"
     )
     parser.add_argument("--repeat", type=int, default=1, help="measure each this many times")
+    parser.add_argument(
+        "--mounts",
+        type=int,
+        default=4,
+        help="K: mounts playing the footage at K offsets, cameras round-robin over them"
+        " (1: one live re-encoded mount, every camera in step)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=footage.DEFAULT_CACHE,
+        help="where the encoded footage and its rotated copies are kept between runs",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: N=10, 15 s windows")
     parser.add_argument("--output", type=Path, help="JSON results (default under bench/results)")
     parser.add_argument("--py-spy", action="store_true", help="profile each hub window")
@@ -1059,6 +1217,8 @@ def parse_args() -> argparse.Namespace:
     args.counts = sorted({int(part) for part in str(args.cameras).split(",") if part.strip()})
     if not args.counts or min(args.counts) < 1 or args.repeat < 1 or args.seconds <= 0:
         parser.error("need N >= 1, --repeat >= 1 and --seconds > 0")
+    if args.mounts < 1:
+        parser.error("need --mounts >= 1")
     if args.output is None:
         name = "streams-quick" if args.quick else "streams"
         if args.no_activity or args.set:  # a diagnosis never replaces the measure of the target
@@ -1086,13 +1246,20 @@ def main() -> int:
         with terminate_as_interrupt():
             source = workdir / "source"
             document["source"] = snapshot_source(source)
+            played = prepare_footage(args)
             server = start_server(processes, workdir / "server.log")
             settings = {k: str(v) for k, v in MOUNT_SETTINGS.items()}
-            url = server.add_mount(MOUNT, "camera", **settings)
-            keeper = start_ffmpeg(KEEPER_ARGS, url, workdir / "keeper.log")
-            processes.add(lambda: end_process(keeper))
-            time.sleep(args.settle)  # the encoder runs and the keeper reads before any phase
-            bench = Bench(url, server, keeper, processes, workdir, source, args)
+            if played is None:  # K = 1: one live encoder, as before --mounts
+                mounts = [{"url": server.add_mount(MOUNT, "camera", **settings)}]
+            else:
+                mounts = [
+                    {"url": server.add_mount(f"{MOUNT}{index}", "file", path=path)}
+                    for index, path in enumerate(played.copies)
+                ]
+            urls = [mount["url"] for mount in mounts]
+            keepers = start_keepers(server, processes, workdir, urls, played, args.settle)
+            url = ", ".join(urls)
+            bench = Bench(urls, server, keepers, processes, workdir, source, args)
             baseline_for = {str(n): min(n, args.baseline_cameras) for n in args.counts}
             document["parameters"] = {
                 "cameras": args.counts,
@@ -1103,7 +1270,19 @@ def main() -> int:
                 "no_activity": args.no_activity,
                 "streams_settings": args.set,
                 "default_tiers": not args.no_activity and not args.set,
-                "mount": {"url": url, "kind": "camera", **settings, "shared": True},
+                "mounts": len(urls),
+                "mount_offsets_s": [0.0] if played is None else played.offsets_s,
+                "mount": (
+                    {"urls": urls, "kind": "camera", **settings, "shared": True}
+                    if played is None
+                    else {
+                        "urls": urls,
+                        "kind": "file",
+                        "shared": True,
+                        "cameras_to_mounts": "round-robin: camera i on mount i mod K",
+                        "footage": played.as_dict(),
+                    }
+                ),
                 "baseline_command": "ffmpeg " + BASELINE_ARGS,
                 "baseline_max_cameras": args.baseline_cameras,
                 "keeper_command": "ffmpeg " + KEEPER_ARGS,
@@ -1115,6 +1294,8 @@ def main() -> int:
                 "pantau": {},
                 "baseline_cameras_for": baseline_for,
                 "data_file_system": file_system(workdir),
+                "mounts": len(urls),
+                "mount_offsets_s": document["parameters"]["mount_offsets_s"],
             }
             document["results"] = results
             print(
@@ -1164,6 +1345,7 @@ def main() -> int:
         processes.stop_all()
         if keep_workdir:
             print(f"logs kept in {workdir}", file=sys.stderr)
+    results["mount_restarts"] = mount_restarts(workdir / "server.log", len(urls))
     print_table(rows, results)
     valid = all(row["valid"] for row in rows)
     document["valid"] = valid

@@ -1,15 +1,17 @@
-"""The measured process of bench_streams.py: one Pantau hub watching N cameras of one RTSP URL.
+"""The measured process of bench_streams.py: one Pantau hub watching N cameras of K RTSP URLs.
 
 Started by bench/bench_streams.py (`make bench` does not run it on its own):
 
-    python bench/streams_support/hub_driver.py --url URL --cameras N --data-dir DIR
+    python bench/streams_support/hub_driver.py --url URL [--url URL2 ...] --cameras N
+        --data-dir DIR
 
-It builds a `hub.config.Config` with N cameras (vendor rtsp, all on the same URL) and its data
-in DIR, starts `hub.runtime.Hub` with the stream engine in its default tiers (T0 always, T2 a
-keyframe every 10 s, T3 only while leased), prints one JSON line `{"ready": ...}`, then answers
-commands read from stdin with one JSON line each:
+It builds a `hub.config.Config` with N cameras (vendor rtsp; camera i on the (i mod K)th URL,
+round-robin) and its data in DIR, starts `hub.runtime.Hub` with the stream engine in its
+default tiers (T0 always, T2 a keyframe every 10 s, T3 only while leased), prints one JSON
+line `{"ready": ...}`, then answers commands read from stdin with one JSON line each:
 
-    stats   the cameras' health, T3 decoders and leases, what the readers received, events
+    stats   the cameras' health, T3 decoders (in all, and by URL) and leases, what the
+            readers received, events
     quit    stop the hub and exit; the end of input, SIGTERM and SIGINT do the same
 
 With PANTAU_BENCH_SOURCE=DIR it imports hub and plugins from DIR: the benchmark's snapshot of
@@ -47,14 +49,15 @@ OWNER = "bench"
 
 
 def bench_config(
-    url: str,
+    urls: list[str],
     cameras: int,
     data_dir: Path,
     *,
     activity: bool = True,
     streams: dict[str, Any] | None = None,
 ) -> Config:
-    """A hub with `cameras` generic RTSP cameras on `url` and everything else at its defaults.
+    """A hub with `cameras` generic RTSP cameras, spread round-robin over `urls`, and everything
+    else at its defaults.
 
     For diagnosis only (these are not the default tiers): without `activity` no camera ever
     starts an activity episode, so nothing leases T3; `streams` overrides `hub.streams` settings.
@@ -70,7 +73,7 @@ def bench_config(
                     "name": f"Bench camera {index}",
                     "owner": OWNER,
                     "vendor": "rtsp",
-                    "url": url,
+                    "url": urls[index % len(urls)],
                     "options": options,
                 }
                 for index in range(cameras)
@@ -131,12 +134,26 @@ def stats(hub: Hub, tally: EventTally, lag: LoopLag) -> dict[str, Any]:
     health = Counter(worker.health.value for worker in workers)
     sources = [worker.source for worker in workers if worker.source is not None]
     latest = list(tally.latest_stats.values())
+    # Which URL (bench mount) each camera reads: T3 by mount shows when each mount is busy.
+    urls = {camera.id: str(camera.url) for camera in hub.config.cameras}
+    t3_cameras = (
+        {
+            camera
+            for camera, worker in engine.workers.items()
+            if getattr(worker, "_t3", None) is not None
+        }
+        if engine is not None
+        else set()
+    )
     return {
         "monotonic": time.monotonic(),
         "cameras": len(workers),
         "health": dict(health),
         # T3 is private to the worker; the benchmark only counts how many run.
         "t3_running": sum(1 for worker in workers if getattr(worker, "_t3", None) is not None),
+        "t3_running_by_url": dict(
+            Counter(url for camera, url in urls.items() if camera in t3_cameras)
+        ),
         "leased": len(engine.leases.cameras()) if engine is not None else 0,
         "connected": len(sources),
         "units": sum(int(getattr(source, "units", 0)) for source in sources),
@@ -204,7 +221,12 @@ async def serve(config: Config) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--url", required=True, help="the RTSP URL every camera streams from")
+    parser.add_argument(
+        "--url",
+        action="append",
+        required=True,
+        help="an RTSP URL; repeat it for K URLs, which the cameras take round-robin",
+    )
     parser.add_argument("--cameras", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--log-level", default="INFO")
@@ -220,7 +242,7 @@ def main() -> None:
     configure_logging(args.log_level)
     streams = {key: json.loads(value) for key, _, value in (s.partition("=") for s in args.set)}
     config = bench_config(
-        args.url, args.cameras, args.data_dir, activity=not args.no_activity, streams=streams
+        list(args.url), args.cameras, args.data_dir, activity=not args.no_activity, streams=streams
     )
     # As `pantau run` runs the hub (on uvloop where installed), where the hub says how.
     run = getattr(runtime, "run_main", asyncio.run)

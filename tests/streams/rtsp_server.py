@@ -19,6 +19,7 @@ Kinds of mount (every mount is shared: one encoder however many clients):
     testsrc  videotestsrc, encoded live. width=320 height=240 fps=15 bitrate=500 (kbit/s)
              gop=1 (seconds) pattern=ball codec=h264|h265
     file     path=FILE.mp4: its H.264 as recorded, looped, in real time (no re-encoding)
+             (it restarts at the file's start when the mount's first client comes)
     camera   path=FILE.mp4: decoded, scaled, re-encoded like a camera, looped.
              width=1280 height=720 fps=15 bitrate=2000 gop=2
 Any kind takes auth=1 (needs --user and --password): the mount is served on AUTH_PORT, where
@@ -128,6 +129,9 @@ class Feeder:
             self.pipeline.seek_simple(
                 Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.KEY_UNIT, 0
             )
+            # A shared mount makes one media for all its clients: this runs when the first
+            # client comes (again only after all have left). bench_streams.py counts these.
+            print(f"feeder {self.name}: restarted at the start", file=sys.stderr, flush=True)
 
     def detach(self, appsrc: Gst.Element) -> None:
         with self._lock:
