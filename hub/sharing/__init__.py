@@ -12,6 +12,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from hub.registry import CameraRecord
 
 
@@ -82,6 +84,10 @@ class SharingPolicy(Protocol):
         """
         ...
 
+    async def levels(self, cameras: Sequence[CameraRecord]) -> dict[str, Level]:
+        """Each camera's sharing level now, by camera id (for the camera list and the map)."""
+        ...
+
 
 class ShareEverything:
     """A policy that allows every use: for a hub started without a store (tests, tools)."""
@@ -96,3 +102,7 @@ class ShareEverything:
     ) -> Decision:
         """Always allowed."""
         return Decision(True, "no sharing policy in force", Level.LIVE)
+
+    async def levels(self, cameras: Sequence[CameraRecord]) -> dict[str, Level]:
+        """Everything is shared live."""
+        return {camera.id: Level.LIVE for camera in cameras}
