@@ -1114,5 +1114,81 @@ def _hub_answers(config: Config) -> bool:
         return False
 
 
+@main.group()
+def retention() -> None:
+    """How long clips and stored pictures are kept (docs/clips.md)."""
+
+
+@retention.command("purge")
+@config_option
+@click.option("--dry-run", is_flag=True, help="Only say what would be deleted.")
+def retention_purge(config_path: str | None, dry_run: bool) -> None:
+    """Delete clips and spooled alert pictures older than their camera's retention, now.
+
+    The running hub does this hourly by itself; the audit log is never purged.
+    """
+    from hub.clips import ClipCatalog, RetentionPurge
+    from hub.runtime import Hub
+
+    config = _load(config_path)
+
+    async def go() -> Any:
+        hub = Hub(config)
+        try:
+            registry = await hub.open_store()
+            await registry.sync_from_config(config)  # the periods the config says now
+            purge = RetentionPurge(
+                hub.db, registry, ClipCatalog(hub.db), hub.data_dir, config.hub.retention_days
+            )
+            return await purge.purge(dry_run=dry_run)
+        finally:
+            await hub.db.close()
+
+    report = _run(go())
+    for line in report.lines() or ["nothing is past its retention"]:
+        click.echo(line)
+
+
+@main.command("diagnose")
+@config_option
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write it here."
+)
+@click.option(
+    "--log",
+    "log_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The hub's log file, whose last lines go in (redacted).",
+)
+@click.option("--lines", default=500, show_default=True, help="How many log lines.")
+def diagnose(
+    config_path: str | None, output: Path | None, log_file: Path | None, lines: int
+) -> None:
+    """Write diagnostics for a developer as JSON, every secret hidden (see docs/diagnostics.md)."""
+    import os
+
+    from hub.diagnose import SecretLeft, dump
+
+    config = _load(config_path)
+    try:
+        text = _run(
+            dump(
+                config,
+                config_path=Path(config_path) if config_path else None,
+                log_file=log_file,
+                lines=max(0, lines),
+            )
+        )
+    except SecretLeft as exc:
+        raise click.ClickException(str(exc)) from None
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    click.echo(f"wrote diagnostics to {output}; every secret in it is hidden as ***", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

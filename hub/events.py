@@ -207,6 +207,24 @@ class CameraRemoved(Event):
     event_type = "camera.removed"
 
 
+class SiteAdded(Event):
+    """A site joined the registry through the API; `data` is the site, `data.by` who added it."""
+
+    event_type = "site.added"
+
+
+class SiteUpdated(Event):
+    """A site's registry entry changed through the API; `data.changed` names the fields."""
+
+    event_type = "site.updated"
+
+
+class SiteRemoved(Event):
+    """A site left the registry through the API."""
+
+    event_type = "site.removed"
+
+
 class SharingChanged(Event):
     """An owner's sharing agreement was made, changed, revoked or ran out.
 
@@ -216,6 +234,30 @@ class SharingChanged(Event):
     """
 
     event_type = "sharing.changed"
+
+
+class MaskLiftRequested(Event):
+    """Someone asked to lift a camera's privacy masks; `data.lift_id`, `reason`, `minutes`, `by`.
+
+    A second person (an admin) must approve it before anything is shown unmasked.
+    """
+
+    event_type = "mask.lift_requested"
+
+
+class MaskLifted(Event):
+    """A camera's privacy masks are lifted: its pictures go out unmasked until `data.until`.
+
+    `data.lift_id`, `requested_by`, `approved_by` say which lift and whose.
+    """
+
+    event_type = "mask.lifted"
+
+
+class MaskRestored(Event):
+    """A camera's privacy masks are burned in again: `data.lift_id`, `why` (`expired`)."""
+
+    event_type = "mask.restored"
 
 
 class PluginFailed(Event):

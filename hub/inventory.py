@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import logging
@@ -92,7 +93,22 @@ async def import_cameras_csv(
     default_owner: str | None = None,
 ) -> ImportReport:
     """Import the cameras in `path`; each good row is saved on its own, whatever the others do."""
-    rows, columns, ignored = _read(path)
+    data = await asyncio.to_thread(path.read_bytes)
+    return await import_cameras_data(
+        registry, data, path.name, progress=progress, default_owner=default_owner
+    )
+
+
+async def import_cameras_data(
+    registry: Registry,
+    data: bytes,
+    name: str,
+    *,
+    progress: bool = False,
+    default_owner: str | None = None,
+) -> ImportReport:
+    """Import the cameras in a file's bytes (`name` is what messages call it), as a file's."""
+    rows, columns, ignored = _read(name, data)
     if "owner" not in columns and default_owner is None:
         raise InventoryError("the file has no owner column; add one or give a default owner")
     report = ImportReport(ignored_columns=ignored)
@@ -105,7 +121,7 @@ async def import_cameras_csv(
         Change.UNCHANGED: report.unchanged,
     }
     first_line: dict[str, int] = {}
-    bar = tqdm(rows, desc=path.name, unit="row", file=sys.stderr, disable=not progress)
+    bar = tqdm(rows, desc=name, unit="row", file=sys.stderr, disable=not progress)
     try:
         for row in bar:
             camera_id = row.cells.get("id") or None
@@ -126,22 +142,22 @@ async def import_cameras_csv(
             outcomes[change].append(camera.id)
     finally:
         bar.close()
-    log.info("imported %s: %s", path.name, report.summary())
+    log.info("imported %s: %s", name, report.summary())
     return report
 
 
-def _read(path: Path) -> tuple[list[_Row], list[str], list[str]]:
+def _read(name: str, data: bytes) -> tuple[list[_Row], list[str], list[str]]:
     """The file's rows with their line numbers, its known columns, and its ignored columns."""
     try:
         # utf-8-sig drops the byte order mark Excel puts before "CSV UTF-8" files.
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InventoryError(
-            f"{path.name} is not UTF-8 text (byte {exc.start}); save it as 'CSV UTF-8'"
+            f"{name} is not UTF-8 text (byte {exc.start}); save it as 'CSV UTF-8'"
         ) from None
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     if not first_line:
-        raise InventoryError(f"{path.name} is empty; it needs a header row and camera rows")
+        raise InventoryError(f"{name} is empty; it needs a header row and camera rows")
     # Indonesian Excel writes ';' because ',' is the decimal separator there.
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)

@@ -132,6 +132,8 @@ class OwnerInput(BaseModel):
     contact_name: str | None = None
     contact_phone: str | None = None
     contact_email: str | None = None
+    retention_days: int | None = Field(None, ge=1, le=3650)
+    """Days its clips and stored pictures are kept; None: the hub's `retention_days`."""
 
 
 class SiteInput(BaseModel):
@@ -254,6 +256,8 @@ class OwnerRecord:
     source: CameraSource
     created_at: datetime
     updated_at: datetime
+    retention_days: int | None = None
+    """Days its clips and stored pictures are kept; None: the hub's default."""
 
     def as_dict(self) -> dict[str, Any]:
         """The record as JSON-ready data: times in ISO 8601, the source as its name."""
@@ -328,6 +332,7 @@ def _owner_record(row: OwnerRow) -> OwnerRecord:
         source=CameraSource(row.source),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        retention_days=row.retention_days,
     )
 
 
@@ -732,6 +737,7 @@ class Registry:
                 "contact_name": contact.name if contact else None,
                 "contact_phone": contact.phone if contact else None,
                 "contact_email": contact.email if contact else None,
+                "retention_days": owner.retention_days,
             }
             await self._upsert_config(session, OwnerRow, "owner", owner.id, values, report)
 

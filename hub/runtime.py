@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from hub import __version__
 from hub.audit import ANCHOR_FILE, AuditLog, AuditRecorder
 from hub.bus import LocalBus
+from hub.clips import ClipService, retention_problems
 from hub.config import Config, secret_values
 from hub.credentials import CredentialBox
 from hub.devices import DeviceEvents
@@ -21,9 +22,11 @@ from hub.incidents.acklink import AckLinks
 from hub.incidents.outbox import Outbox
 from hub.incidents.service import IncidentService
 from hub.logs import redactor
+from hub.masks import MaskLifts
 from hub.plugins import PluginHost, PluginState
 from hub.registry import Registry
-from hub.sharing import ShareEverything, SharingPolicy
+from hub.sharing import ShareEverything, SharingPolicy, Use
+from hub.sharing.policy import AgreementPolicy
 from hub.store import Database
 from hub.streams.engine import StreamEngine
 from hub.streams.packages import AllowanceWatch
@@ -74,6 +77,10 @@ class Hub:
         self._credentials: CredentialBox | None = None
         self._audit: AuditLog | None = None
         self.audit_recorder: AuditRecorder | None = None
+        self.clips: ClipService | None = None
+        """Clips cut for export, and the retention purge (hub/clips); once started."""
+        self.masks: MaskLifts | None = None
+        """Two-person privacy mask lifts (hub/masks); `masks.lifted(camera_id)`; once started."""
         self.sharing: SharingPolicy = ShareEverything()
         """Asked before any picture leaves the hub (hub/sharing)."""
         self.started_at: float | None = None
@@ -128,6 +135,7 @@ class Hub:
         for index, camera in enumerate(self.config.cameras):
             where = f"cameras[{index}] ({camera.id})"
             problems.extend(f"{where}: {problem}" for problem in privacy_problems(camera.options))
+            problems.extend(f"{where}: {problem}" for problem in retention_problems(camera.options))
             vendor = vendors.get(camera.vendor)
             if vendor is None:
                 known = ", ".join(sorted(vendors)) or "none"
@@ -157,6 +165,16 @@ class Hub:
         )
         for problem in self.camera_problems():
             log.error(problem)
+        sharing = self.config.hub.sharing
+        policy = AgreementPolicy(
+            self.db,
+            self.bus,
+            self.registry,
+            default_opd=sharing.default_opd,
+            default_private=sharing.default_private,
+        )
+        await policy.start()
+        self.sharing = policy  # before plugins and alerts: every picture asks it
         await self.plugins.setup_all(self)
         registry = self.registry
         if self.config.rules:
@@ -174,6 +192,17 @@ class Hub:
         if self.config.hub.streams.enabled:
             self.streams = self._stream_engine()
             await self.streams.start()
+        # After the engine: lifts still in force from before a restart are handed to it.
+        self.masks = MaskLifts(self.db, self.bus, self.audit, lambda: self.streams)
+        await self.masks.start()
+        self.clips = ClipService(
+            self.db,
+            registry,
+            self.data_dir,
+            retention_days=self.config.hub.retention_days,
+            streams=lambda: self.streams,
+        )
+        await self.clips.start()
         self.devices = DeviceEvents(
             self.bus, registry.list_cameras, registry.camera_password, lambda: self.vendors
         )
@@ -209,10 +238,18 @@ class Hub:
         if self.incidents is not None:
             await self.incidents.stop()
             self.incidents = None
+        if self.clips is not None:
+            await self.clips.stop()
+            self.clips = None
+        if self.masks is not None:
+            await self.masks.stop()
+            self.masks = None
         if self.streams is not None:
             await self.streams.stop()
             self.streams = None
         await self.plugins.shutdown_all(self)
+        if isinstance(self.sharing, AgreementPolicy):
+            await self.sharing.stop()
         if self.audit_recorder is not None:
             await self.audit_recorder.stop()
             self.audit_recorder = None
@@ -222,10 +259,22 @@ class Hub:
         self._audit = None
         self.started_at = None
 
-    def _snapshot_jpeg(self, camera_id: str) -> bytes | None:
-        """A camera's latest JPEG from the keyframe cache (privacy masks burned in), for alerts."""
+    async def _snapshot_jpeg(self, camera_id: str) -> bytes | None:
+        """A camera's latest JPEG from the keyframe cache (privacy masks burned in), for alerts.
+
+        None when the camera's sharing agreement keeps its pictures in: the alert goes without.
+        """
         snapshot = self.streams.snapshot(camera_id) if self.streams is not None else None
-        return snapshot.jpeg if snapshot is not None else None
+        if snapshot is None:
+            return None
+        camera = await self.registry.get_camera(camera_id)
+        if camera is None:
+            return None
+        decision = await self.sharing.decide(camera, Use.ALERT_PICTURE)
+        if not decision.allowed:
+            log.info("alert of camera %s goes without a picture: %s", camera_id, decision.reason)
+            return None
+        return snapshot.jpeg
 
     def _stream_engine(self) -> StreamEngine:
         settings = self.config.hub.streams
@@ -248,6 +297,8 @@ class Hub:
                 snapshot_width=settings.snapshot_width,
                 pre_roll=settings.pre_roll,
                 ring=settings.ring,
+                live_fps=settings.live_fps,
+                live_width=settings.live_width,
             ),
             decode_threads=settings.decode_threads,
             health_window=settings.stats_interval,

@@ -21,6 +21,8 @@ from sqlalchemy import text
 from hub.store import Base, Database
 from tests.incidents.receivers import WebhookReceiver
 
+pytest_plugins = ["tests.secret_scan"]  # no secret in any log line of the run
+
 POSTGRES_USER = "pantau"
 
 

@@ -5,6 +5,7 @@ See docs/access.md for the roles and what each may do.
 
 from __future__ import annotations
 
+from hub.access.invites import Invite, InviteRefused, Invites
 from hub.access.passwords import PasswordError, Passwords
 from hub.access.roles import (
     ADMIN_TOKEN_PRINCIPAL,
@@ -25,13 +26,14 @@ from hub.store import Database
 
 
 class Accounts:
-    """Users, tokens and sessions of one store, sharing one password hasher."""
+    """Users, tokens, sessions and invitations of one store, sharing one password hasher."""
 
     def __init__(self, db: Database, passwords: Passwords | None = None) -> None:
         self.passwords = passwords or Passwords()
         self.users = Users(db, self.passwords)
         self.tokens = Tokens(db)
         self.sessions = Sessions(db)
+        self.invites = Invites(db, self.passwords)
 
 
 __all__ = [
@@ -42,6 +44,9 @@ __all__ = [
     "Access",
     "AccountError",
     "Accounts",
+    "Invite",
+    "InviteRefused",
+    "Invites",
     "LoginThrottle",
     "PasswordError",
     "Passwords",

@@ -28,6 +28,6 @@ class SignedOut(Event):
 
 
 class TokenUsed(Event):
-    """An API token (`data.token`: its id, or `admin`) was used; `user`, `method`, `path`."""
+    """A token (`data.token`: its id, or `admin`) was used; `user`, `method`, `path`, `address`."""
 
     event_type = "access.token_used"

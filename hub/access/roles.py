@@ -27,7 +27,7 @@ class Access(StrEnum):
     CAMERAS_READ = "cameras:read"
     """The registry and snapshots; an owner's users see their owner's cameras only."""
     INCIDENTS_READ = "incidents:read"
-    """The incident list; a responder's users see the incidents sent to them only."""
+    """The incident list; a responder's users see those sent to them, an owner's its own."""
     INCIDENTS_ACK = "incidents:ack"
     """Take an incident on; a responder's users only those sent to them."""
     INCIDENTS_RESOLVE = "incidents:resolve"
@@ -101,9 +101,11 @@ ROLE_ACCESS: Mapping[Role, frozenset[Access]] = {
             Access.CAMERAS_WRITE,
             Access.CAMERAS_LIVE,
             Access.CLIPS_EXPORT,
+            Access.INCIDENTS_READ,
             Access.INGEST,
             Access.SHARING_READ,
             Access.SHARING_WRITE,
+            Access.AUDIT_READ,
         }
     ),
     Role.VIEWER: frozenset({Access.HUB_READ, Access.CAMERAS_READ, Access.INCIDENTS_READ}),

@@ -47,6 +47,7 @@ from hub.incidents.routing import (
     incident_reference_problems,
 )
 from hub.incidents.rules import Rule
+from hub.sharing import Level
 
 CAMERA_URL_SCHEMES = ("rtsp", "rtsps", "http", "https", "file", "sim")
 
@@ -125,6 +126,25 @@ class StreamSettings(Section):
     motion_fps: float = Field(5.0, gt=0, description="T3: pictures analysed per second.")
     motion_width: int = Field(320, ge=64, description="T3: width of the analysed grey picture.")
     decode_threads: int = Field(2, ge=1, description="Threads that decode pictures (T2, T3).")
+    live_fps: float = Field(
+        5.0, gt=0, le=25, description="Live view: pictures a second sent to each viewer."
+    )
+    live_width: int = Field(960, ge=64, description="Live view: width of the pictures (pixels).")
+    live_session: float = Field(
+        1800.0, gt=0, description="Live view: seconds one view lasts before the page reconnects."
+    )
+
+
+class SharingSettings(Section):
+    """What an owner shares while no sharing agreement of its own is in force."""
+
+    default_opd: Level = Field(
+        Level.LIVE, description="Default of the city's own agencies (OPD): registry to live."
+    )
+    default_private: Level = Field(
+        Level.REGISTRY,
+        description="Default of private owners: registry (nothing until they sign) to live.",
+    )
 
 
 class HubSettings(Section):
@@ -151,6 +171,13 @@ class HubSettings(Section):
     )
     shutdown_timeout: float = Field(5.0, ge=0, description="Seconds to wait for tasks at shutdown.")
     streams: StreamSettings = Field(default_factory=StreamSettings)
+    sharing: SharingSettings = Field(default_factory=SharingSettings)
+    retention_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days clips and stored pictures are kept, unless an owner or camera says.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -215,6 +242,12 @@ class Owner(Section):
     name: str
     kind: Literal["opd", "private"] = Field(description="opd (government office) or private.")
     contact: Contact | None = None
+    retention_days: int | None = Field(
+        None,
+        ge=1,
+        le=3650,
+        description="Days this owner's clips and stored pictures are kept (default: the hub's).",
+    )
 
 
 class Site(Section):

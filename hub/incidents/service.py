@@ -73,7 +73,7 @@ class IncidentService:
         state_path: Path,
         *,
         worker: DeliveryWorker | None = None,
-        snapshot: Callable[[str], bytes | None] | None = None,
+        snapshot: Callable[[str], Awaitable[bytes | None]] | None = None,
         clock: Callable[[], datetime] = _now,
         language: str | None = None,
         ack_links: AckLinks | None = None,
@@ -291,7 +291,7 @@ class IncidentService:
         if camera_id is None:
             return None
         try:
-            jpeg = self._snapshot(camera_id)
+            jpeg = await self._snapshot(camera_id)
             if jpeg is None:
                 return None
             return str(await self.spool.write(jpeg))

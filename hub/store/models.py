@@ -97,6 +97,8 @@ class OwnerRow(Timestamped, Base):
     contact_phone: Mapped[str | None] = mapped_column(String(64))
     contact_email: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     source: Mapped[str] = mapped_column(String(16))
+    # Days its clips and stored pictures are kept; None: the hub's `retention_days`.
+    retention_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class SiteRow(Timestamped, Base):
@@ -310,3 +312,101 @@ class IngestedEventRow(Base):
     owner_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ClipRow(Base):
+    """A clip cut for export: who asked, why, and where the file that may leave the hub is."""
+
+    __tablename__ = "clips"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    # No foreign keys: a clip outlives its camera until retention purges it.
+    camera_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    owner_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    state: Mapped[str] = mapped_column(String(16))
+    pre: Mapped[float] = mapped_column(Float)
+    post: Mapped[float] = mapped_column(Float)
+    purpose: Mapped[str | None] = mapped_column(Text)
+    incident_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    masked: Mapped[bool] = mapped_column(Boolean, default=False)
+    frames: Mapped[int | None] = mapped_column(Integer)
+    duration: Mapped[float | None] = mapped_column(Float)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    path: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class SharingAgreementRow(Base):
+    """What an owner shares of one camera or of all its cameras, for what, until when.
+
+    Never edited in place: a change is a new agreement that cuts the one before it off
+    (`revoked_at`, `superseded_by`), so that the history stays what owners and auditors read.
+    """
+
+    __tablename__ = "sharing_agreements"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    # No foreign keys: an agreement is a record that outlives the camera and its owner.
+    owner_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    # None: every camera of the owner that has no agreement of its own.
+    camera_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    level: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime | None] = mapped_column()
+    signed_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    recorded_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    live_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # In the future when a newer agreement takes over at its start.
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    revoke_reason: Mapped[str | None] = mapped_column(Text)
+    superseded_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+
+
+class InviteRow(Base):
+    """An admin's invitation to an owner's first user; only the link's SHA-256 is kept."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    # The link's token has 256 random bits: a plain digest finds it and gives nothing away.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # No foreign key, as for users: the owner may leave the config; the invite stays a record.
+    owner_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    name: Mapped[str] = mapped_column(String(ID_LENGTH))
+    email: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    user_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class MaskLiftRow(Base):
+    """A camera shown without its privacy masks for a while: one person asks, another approves."""
+
+    __tablename__ = "mask_lifts"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    # No foreign keys: a lift is a record that outlives the camera and its owner.
+    camera_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    owner_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    seconds: Mapped[int] = mapped_column(Integer)
+    requested_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    # Who asked, as the two-person rule compares them: a user's id, or the admin token.
+    requester: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    requested_at: Mapped[datetime] = mapped_column(index=True)
+    # An unanswered request lapses then.
+    answer_by: Mapped[datetime] = mapped_column()
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    ends_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from hub.bus import Bus
 from hub.events import Event
+from hub.masks.lifted import LiftedMasks
 from hub.streams.activity import ActivitySettings
 from hub.streams.clips import ClipInfo, PacketRing, Ring
 from hub.streams.health import HealthSettings
 from hub.streams.lease import DecodeLeases, Lease
+from hub.streams.live import LiveViewer, LiveViews
 from hub.streams.motion import parse_masks, parse_zones
 from hub.streams.packages import AllowanceWatch
 from hub.streams.pictures import KeyframeCache, Snapshot
@@ -67,6 +69,12 @@ class StreamEngine:
         self.health_window = health_window
         self.cache = KeyframeCache()
         self.leases = DecodeLeases()
+        self.live = LiveViews(
+            self.leases, fps=self.settings.live_fps, width=self.settings.live_width
+        )
+        """Who watches which camera live (hub/streams/live.py)."""
+        self.lifted = LiftedMasks()
+        """The cameras whose privacy masks are lifted now (hub/masks)."""
         self.executor = ThreadPoolExecutor(decode_threads, thread_name_prefix="pantau-decode")
         self.workers: dict[str, StreamWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -108,6 +116,7 @@ class StreamEngine:
     async def stop(self) -> None:
         """Stop every worker and task; record the data usage counted so far."""
         self._running = False
+        self.live.close_all("the hub is stopping")
         for sub in self._subscriptions:
             await sub.cancel()
         self._subscriptions.clear()
@@ -149,6 +158,8 @@ class StreamEngine:
             settings=self.settings,
             policy=self.policy,
             ring=self._ring(camera.id),
+            live=self.live,
+            lifted=self.lifted,
         )
         self.workers[camera.id] = worker
         self._tasks[camera.id] = asyncio.get_running_loop().create_task(
@@ -218,7 +229,9 @@ class StreamEngine:
         if camera_id is None or not self._running:
             return
         await self._stop_camera(camera_id)
-        if event.type != "camera.removed":
+        if event.type == "camera.removed":
+            self.live.close(camera_id, f"camera {camera_id} was removed")
+        else:
             camera = await self.registry.get_camera(camera_id)
             if camera is not None:
                 await self._start_camera(camera)
@@ -227,20 +240,57 @@ class StreamEngine:
 
     def snapshot(self, camera_id: str) -> Snapshot | None:
         """The camera's latest keyframe as JPEG, from the cache (never decodes on request)."""
+        if self.lifted.ended(camera_id):  # a lift ran out a moment ago: not one unmasked picture
+            self.restore_masks(camera_id)
         return self.cache.get(camera_id)
 
-    async def clip(self, camera_id: str, *, pre: float = 10.0, post: float = 10.0) -> ClipInfo:
-        """Write a clip of `pre` seconds before now and `post` after, remuxed, under data_dir."""
+    async def clip(
+        self, camera_id: str, *, pre: float = 10.0, post: float = 10.0, path: Path | None = None
+    ) -> ClipInfo:
+        """Write a clip of `pre` seconds before now and `post` after, remuxed, to `path`.
+
+        The default `path` is `data_dir/clips/<camera>/<time>.mp4`.
+        """
         worker = self.workers.get(camera_id)
         if worker is None:
             raise KeyError(f"camera {camera_id!r} is not being watched")
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = self.data_dir / "clips" / camera_id / f"{stamp}.mp4"
+        if path is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            path = self.data_dir / "clips" / camera_id / f"{stamp}.mp4"
         return await worker.clip(path, pre=pre, post=post)
 
     def lease(self, camera_id: str, reason: str, ttl: float) -> Lease:
         """Ask for pixels (T3) on a camera for `ttl` seconds: a viewer, a zone rule."""
         return self.leases.acquire(camera_id, reason, ttl=ttl)
+
+    def watch(self, camera_id: str) -> LiveViewer:
+        """A new live viewer of the camera: its worker decodes frames for live while any watch."""
+        viewer = self.live.join(camera_id)
+        worker = self.workers.get(camera_id)
+        if worker is not None:
+            worker.follow_leases()  # now, not at the next tick
+        return viewer
+
+    def unwatch(self, viewer: LiveViewer) -> None:
+        """The viewer left; after the camera's last one, its decoding stops (unless leased else)."""
+        self.live.leave(viewer)
+        worker = self.workers.get(viewer.camera_id)
+        if worker is not None:
+            worker.follow_leases()
+
+    def lift_masks(self, camera_id: str, until: float) -> None:
+        """Show the camera without its privacy masks until `until` (epoch seconds)."""
+        self.lifted.lift(camera_id, until, self.cache)
+        worker = self.workers.get(camera_id)
+        if worker is not None:
+            worker.refresh_picture()
+
+    def restore_masks(self, camera_id: str) -> None:
+        """Burn the camera's privacy masks in again, at once; its cached picture is dropped."""
+        if self.lifted.restore(camera_id, self.cache):
+            worker = self.workers.get(camera_id)
+            if worker is not None:
+                worker.refresh_picture()
 
     def health(self) -> dict[str, str]:
         """Every watched camera's health."""
@@ -271,6 +321,7 @@ class StreamEngine:
         while True:
             await asyncio.sleep(TICK)
             now = time.monotonic()
+            self.live.renew()
             for worker in list(self.workers.values()):
                 try:
                     worker.tick(now)

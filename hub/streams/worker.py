@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from hub.events import (
     ActivityEnd,
@@ -28,6 +28,7 @@ from hub.streams.activity import ActivityMeter, ActivitySettings
 from hub.streams.clips import ClipInfo, ClipRecorder, PacketRing, Ring
 from hub.streams.health import Health, HealthChange, HealthSettings, StreamMonitor
 from hub.streams.lease import DecodeLeases
+from hub.streams.live import QUALITY as LIVE_QUALITY
 from hub.streams.motion import MotionDetector, Polygon, Zone
 from hub.streams.pictures import (
     KeyframeCache,
@@ -39,6 +40,12 @@ from hub.streams.pictures import (
 from hub.streams.privacy import PrivacyMask
 from hub.streams.reconnect import Backoff, ReconnectPolicy
 from hub.streams.units import AccessUnit, PacketSource, SourceError, StreamInfo
+
+if TYPE_CHECKING:
+    import av
+
+    from hub.masks.lifted import LiftedMasks
+    from hub.streams.live import LiveFeed, LiveViews
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +69,10 @@ class EngineSettings:
     """Where the engine keeps the pre-roll: finished GOPs in files under data_dir/ring, or RAM."""
     t3_backlog: float = 2.0
     """T3: seconds of undecoded frames allowed before the worker skips to the next keyframe."""
+    live_fps: float = 5.0
+    """Live view: pictures a second made from T3's frames while someone watches."""
+    live_width: int = 960
+    """Live view: the pictures' width at most."""
 
 
 @dataclass(slots=True)
@@ -94,8 +105,15 @@ class StreamWorker:
         policy: ReconnectPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
         ring: Ring | None = None,
+        live: LiveViews | None = None,
+        lifted: LiftedMasks | None = None,
     ) -> None:
         self.camera = camera
+        self.live = live
+        """Who watches the camera live (hub/streams/live.py); None: nobody can."""
+        self.lifted = lifted
+        """Which cameras' privacy masks are lifted now (hub/masks); None: never."""
+        self._live_failures = 0
         self.settings = settings or EngineSettings()
         self._emit = emit
         self._cache = cache
@@ -242,6 +260,11 @@ class StreamWorker:
                 stats["lost_packets"] = lost
             self._emit(StreamStats.create(camera_id=self.id, data=stats))
         self._count_live_bytes()
+        self.follow_leases(now)
+
+    def follow_leases(self, now: float | None = None) -> None:
+        """Start or stop T3 as the camera's leases say now (a viewer came or went)."""
+        now = self._clock() if now is None else now
         wanted = self._leases.active(self.id, now)
         if wanted and self._t3 is None:
             self._start_t3(now)
@@ -317,11 +340,20 @@ class StreamWorker:
             frame = decoder.decode(unit)
             if frame is None:
                 return None
+            privacy, generation = self.privacy()
             jpeg, grey = snapshot_pictures(
-                frame, max_width=self.settings.snapshot_width, privacy=self.camera.privacy
+                frame, max_width=self.settings.snapshot_width, privacy=privacy
             )
             assert grey is not None
-            self._cache.put(self.id, jpeg, time.time(), width=frame.width, height=frame.height)
+            at = time.time()
+
+            def store() -> None:
+                self._cache.put(self.id, jpeg, at, width=frame.width, height=frame.height)
+
+            if self.lifted is None:
+                store()
+            else:  # a lift that began or ended meanwhile: this picture is of the old state
+                self.lifted.keep(self.id, generation, store)
             return self._checks.update(grey, unit.arrival)
         except Exception:  # keep the worker alive whatever the picture is
             log.exception("keyframe analysis failed", extra={"camera": self.id})
@@ -340,6 +372,34 @@ class StreamWorker:
                     },
                 )
             )
+
+    def privacy(self) -> tuple[PrivacyMask | None, int]:
+        """The mask to burn into a picture now (None while lifted), and its generation."""
+        if self.lifted is None:
+            return self.camera.privacy, 0
+        return self.lifted.privacy(self.id, self.camera.privacy)
+
+    def refresh_picture(self) -> None:
+        """Let the next keyframe into the snapshot cache at once (a mask was lifted or restored)."""
+        self._last_t2 = float("-inf")
+
+    def _live_picture(self, frame: av.VideoFrame, feed: LiveFeed) -> None:
+        """A live picture of `frame`, masked, made in the decode thread, handed over on the loop."""
+        privacy, generation = self.privacy()
+        try:
+            jpeg = snapshot_pictures(
+                frame, max_width=feed.width, quality=LIVE_QUALITY, grey_width=None, privacy=privacy
+            )[0]
+        except Exception:  # one bad picture must not stop motion analysis or the next ones
+            self._live_failures += 1
+            if self._live_failures % 100 == 1:  # a broken camera must not flood the log
+                log.exception("live picture failed", extra={"camera": self.id})
+            return
+        self._call_on_loop(self._live_publish, feed, jpeg, generation)
+
+    def _live_publish(self, feed: LiveFeed, jpeg: bytes, generation: int) -> None:
+        if self.lifted is None or self.lifted.current(self.id, generation):
+            feed.publish(jpeg)
 
     def _call_on_loop(self, fn: Callable[..., None], *args: Any) -> None:
         loop = self._loop
@@ -410,6 +470,14 @@ class _T3:
                 if self.limit > self.backlog and len(self.queue) <= self.backlog:
                     self.limit = self.backlog  # caught up with the live stream
                 frame = self.decoder.decode(unit)
+                live = self.worker.live
+                feed = live.feed(self.worker.id) if live is not None else None
+                if (
+                    frame is not None
+                    and feed is not None
+                    and feed.due(unit.arrival, self.worker._clock())
+                ):
+                    self.worker._live_picture(frame, feed)
                 if frame is None or unit.arrival - self.last_analysed < self.interval:
                     continue
                 self.last_analysed = unit.arrival

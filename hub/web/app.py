@@ -16,6 +16,7 @@ from aiohttp import web
 from hub.access import Accounts
 from hub.audit import Action
 from hub.runtime import Hub
+from hub.sharing import Use
 from hub.web.audit import add_audit_routes, record_view
 from hub.web.auth import (
     ACCESS_ATTRIBUTE,
@@ -28,10 +29,17 @@ from hub.web.auth import (
     needs,
     principal_of,
 )
+from hub.web.clips import add_clip_routes
+from hub.web.control import add_control_routes
 from hub.web.incidents import add_incident_routes
 from hub.web.ingest import add_ingest_routes
 from hub.web.keys import hub_key
+from hub.web.live import add_live_routes
 from hub.web.login import add_login_routes
+from hub.web.masks import add_mask_routes
+from hub.web.onboarding import add_onboarding_routes
+from hub.web.pages import add_page_routes
+from hub.web.sharing import add_sharing_routes
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +71,12 @@ async def cameras(request: web.Request) -> web.Response:
     # An owner's user sees its owner's cameras; everyone else who may read cameras sees all.
     items = await hub.registry.list_cameras(owner=principal_of(request).owner)
     health = hub.streams.health() if hub.streams is not None else {}
+    levels = await hub.sharing.levels(items)  # what each shares with the command center now
     answer = []
     for camera in items:
         doc = camera.as_dict()
         doc["health"] = health.get(camera.id, "unwatched")
+        doc["sharing"] = levels[camera.id].value
         answer.append(doc)
     return json_answer({"cameras": answer})
 
@@ -83,6 +93,9 @@ async def snapshot(request: web.Request) -> web.Response:
         return json_answer({"error": f"{owner} has no camera {camera_id!r}"}, status=404)
     if camera is None:
         return json_answer({"error": f"no camera {camera_id!r}"}, status=404)
+    decision = await hub.sharing.decide(camera, Use.SNAPSHOT, owner=owner)
+    if not decision.allowed:  # the camera is on the map; its pictures are not shared
+        return json_answer({"error": decision.reason, "sharing": decision.level.value}, 403)
     shot = hub.streams.snapshot(camera_id) if hub.streams is not None else None
     if shot is None:
         return json_answer({"error": f"no snapshot of camera {camera_id!r} yet"}, status=404)
@@ -112,9 +125,16 @@ def build_app(hub: Hub) -> web.Application:
     app.router.add_get("/api/cameras", cameras)
     app.router.add_get("/api/cameras/{camera_id}/snapshot", snapshot)
     add_login_routes(app)
+    add_onboarding_routes(app)
     add_incident_routes(app)
     add_ingest_routes(app)
+    add_control_routes(app)
     add_audit_routes(app)
+    add_sharing_routes(app)
+    add_clip_routes(app)
+    add_live_routes(app)
+    add_mask_routes(app)
+    add_page_routes(app)
     for route in hub.plugins.web_routes:
         handler = cast(Handler, route.handler)
         if not hasattr(handler, ACCESS_ATTRIBUTE):

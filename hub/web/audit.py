@@ -2,8 +2,9 @@
 
 `GET /api/audit` answers records as JSON, newest first; `GET /api/audit.csv` streams them as
 CSV, oldest first. Both take `owner`, `camera`, `action`, `since` and `until` as query
-parameters (`limit` and `before` page the JSON). An owner's user is held to its own owner's
-records whatever it asks for.
+parameters (`limit` and `before` page the JSON). An owner's user reads its own owner's records
+only: naming another owner is refused (403), and another owner's camera is answered 404, as
+`GET /api/cameras/{id}/snapshot` answers it.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ def _bad(message: str) -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
 
 
-def _filters(request: web.Request) -> dict[str, Any]:
-    """The query's filters, checked; an owner's user gets its own owner whatever it asked."""
+async def _filters(request: web.Request) -> dict[str, Any]:
+    """The query's filters, checked; an owner's user is held to its own owner's records."""
     query = request.query
     timezone = request.app[hub_key].config.hub.timezone
     filters: dict[str, Any] = {
@@ -54,8 +55,33 @@ def _filters(request: web.Request) -> dict[str, Any]:
                 raise _bad(f"{name} must be a date (2026-11-24) or a time, not {value!r}") from None
     owner = principal_of(request).owner
     if owner is not None:
-        filters["owner"] = owner
+        await _hold_to(request, owner, filters)
     return filters
+
+
+async def _hold_to(request: web.Request, owner: str, filters: dict[str, Any]) -> None:
+    """Keep an owner's user to its owner's records: refuse a wider ask rather than widen."""
+    asked = filters["owner"]
+    if asked is not None and asked != owner:
+        raise web.HTTPForbidden(
+            text=json.dumps(
+                {
+                    "error": f"you read the audit records of {owner} only: leave out owner= "
+                    f"(or give owner={owner})"
+                }
+            ),
+            content_type="application/json",
+        )
+    filters["owner"] = owner
+    camera_id = filters["camera"]
+    if camera_id is not None:
+        camera = await request.app[hub_key].registry.get_camera(camera_id)
+        if camera is None or camera.owner != owner:
+            # Another owner's camera looks like no camera: its id tells nothing either.
+            raise web.HTTPNotFound(
+                text=json.dumps({"error": f"{owner} has no camera {camera_id!r}"}),
+                content_type="application/json",
+            )
 
 
 def _whole(request: web.Request, name: str, default: int | None) -> int | None:
@@ -68,10 +94,10 @@ def _whole(request: web.Request, name: str, default: int | None) -> int | None:
         raise _bad(f"{name} must be a whole number") from None
 
 
-@needs(Access.ADMIN)
+@needs(Access.AUDIT_READ)
 async def list_records(request: web.Request) -> web.Response:
     """`GET /api/audit?owner=&camera=&action=&since=&until=&limit=&before=`: newest first."""
-    filters = _filters(request)
+    filters = await _filters(request)
     limit = _whole(request, "limit", 100) or 100
     before = _whole(request, "before", None)
     audit = request.app[hub_key].audit
@@ -82,10 +108,10 @@ async def list_records(request: web.Request) -> web.Response:
     )
 
 
-@needs(Access.ADMIN)
+@needs(Access.AUDIT_READ)
 async def export_csv(request: web.Request) -> web.StreamResponse:
     """`GET /api/audit.csv?owner=&camera=&action=&since=&until=`: every match, as CSV."""
-    filters = _filters(request)
+    filters = await _filters(request)
     audit = request.app[hub_key].audit
     # The export is itself an access to personal data: it is recorded before it starts.
     await audit.append(

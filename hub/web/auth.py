@@ -162,6 +162,7 @@ class Guard:
                             "user": found.name,
                             "method": request.method,
                             "path": request.path,
+                            "address": request.remote,
                         },
                     )
                 )

@@ -8,10 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 
 from hub.access import PrincipalKind
 from hub.incidents.model import IncidentState
+from hub.incidents.outbox import _incident_answer as incident_answer  # the lists' one shape
 from hub.incidents.service import IncidentService
+from hub.store.models import IncidentRow
 from hub.web.auth import Access, needs, principal_of
 from hub.web.keys import hub_key
 
@@ -70,11 +73,35 @@ def _name(value: object, default: str) -> str:
     return cleaned or default
 
 
+async def _owner_incidents(
+    request: web.Request, owner: str, state: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The latest incidents of `owner`'s cameras (newest first), or those in `state`."""
+    query = select(IncidentRow).where(IncidentRow.owner_id == owner)
+    if state is not None:
+        query = query.where(IncidentRow.state == state)
+    query = query.order_by(IncidentRow.created_at.desc()).limit(limit)
+    async with request.app[hub_key].db.session() as session:
+        rows = (await session.scalars(query)).all()
+    return [incident_answer(row) for row in rows]
+
+
+async def _owned_by_another(request: web.Request, incident_id: str) -> bool:
+    """Whether the caller is an owner's user and the incident is not of its owner's cameras."""
+    owner = principal_of(request).owner
+    if owner is None:
+        return False
+    query = select(IncidentRow.owner_id).where(IncidentRow.id == incident_id)
+    async with request.app[hub_key].db.session() as session:
+        return await session.scalar(query) != owner
+
+
 @needs(Access.INCIDENTS_READ)
 async def list_incidents(request: web.Request) -> web.Response:
     """`GET /api/incidents?state=&limit=`: the latest incidents, newest first.
 
-    A responder's user sees only the incidents that were sent to its responder.
+    A responder's user sees only the incidents that were sent to its responder; an owner's
+    user only the incidents of its owner's cameras.
     """
     service = _service(request)
     state = request.query.get("state")
@@ -84,8 +111,11 @@ async def list_incidents(request: web.Request) -> web.Response:
         limit = min(1000, max(1, int(request.query.get("limit", "100"))))
     except ValueError:
         return web.json_response({"error": "limit must be a whole number"}, status=400)
-    alerted = principal_of(request).responder
-    found = await service.outbox.incidents(state, limit, alerted=alerted)
+    principal = principal_of(request)
+    if principal.owner is not None:
+        found = await _owner_incidents(request, principal.owner, state, limit)
+    else:
+        found = await service.outbox.incidents(state, limit, alerted=principal.responder)
     return web.json_response({"incidents": found})
 
 
@@ -100,7 +130,8 @@ async def _change(request: web.Request, action: str) -> web.Response:
     by = _name(body.get("by"), "admin") if admin else principal.name
     held = service.engine.incident(incident_id)
     stored = await service.outbox.incident(incident_id) if held is None else None
-    if held is None and stored is None:
+    # Another owner's incident looks like no incident at all.
+    if (held is None and stored is None) or await _owned_by_another(request, incident_id):
         return web.json_response({"error": f"no incident {incident_id!r}"}, status=404)
     responder = principal.responder
     if responder is not None and not await service.outbox.was_alerted(incident_id, responder):

@@ -8,7 +8,7 @@ import math
 from aiohttp import web
 
 from hub.access.audit import SignedIn, SignedOut, SignInRefused
-from hub.access.users import NAME, normal_name
+from hub.access.users import NAME, User, normal_name
 from hub.events import Context
 from hub.web.auth import (
     SECURE_SESSION_COOKIE,
@@ -71,6 +71,13 @@ async def login(request: web.Request) -> web.Response:
         await _refused(guard, name, address, WRONG)
         return _answer({"error": WRONG}, 401)
     guard.throttle.succeeded(name)
+    return await start_session(request, user)
+
+
+async def start_session(request: web.Request, user: User, status: int = 200) -> web.Response:
+    """Sign `user` in: a new session, its cookie on the answer, and `access.login` on the bus."""
+    guard = request.app[guard_key]
+    address = request.remote or "unknown"
     cookie, expires = await guard.accounts.sessions.open(user.id)
     log.info("%s (%s) signed in from %s", user.name, user.role.value, address)
     await guard.audit(
@@ -79,7 +86,7 @@ async def login(request: web.Request) -> web.Response:
             data={"user": user.name, "role": user.role.value, "address": address},
         )
     )
-    response = _answer({"user": user.principal().as_dict(), "expires": expires.isoformat()})
+    response = _answer({"user": user.principal().as_dict(), "expires": expires.isoformat()}, status)
     response.set_cookie(
         guard.cookie_name(request),
         cookie,

@@ -79,8 +79,12 @@ async def test_motion_in_the_zone_alerts_the_responder_and_ack_is_recorded(
         assert hub.incidents is not None
         seen = Seen(hub)
         picture = jpeg(96, 64)
-        # as the keyframe cache would hold it (streams are off in this test)
-        hub.incidents._snapshot = lambda camera_id: picture if camera_id == "tpa-gerbang" else None
+
+        async def snapshot(camera_id: str) -> bytes | None:
+            # as the keyframe cache would hold it (streams are off in this test)
+            return picture if camera_id == "tpa-gerbang" else None
+
+        hub.incidents._snapshot = snapshot
         motion = MotionStart.create(camera_id="tpa-gerbang", data={"zone": "gate"})
         await hub.bus.publish(motion)
         opened = await seen.wait("triggered")

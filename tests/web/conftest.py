@@ -21,6 +21,7 @@ from hub.web import build_app
 from hub.web.auth import TOKEN_FILE
 from tests.incidents.receivers import WebhookReceiver
 from tests.plugin_kit import write_plugin
+from tests.secret_scan import register_secret
 from tests.test_running import free_port
 
 PASSWORD = "Kata-Sandi-Rahasia-2026"
@@ -154,7 +155,7 @@ class Site:
     async def token(self, role: Role, *scopes: str, **options: Any) -> str:
         """A new API token of the test user of `role`."""
         _, secret = await self.accounts.tokens.create(USERS[role], scopes, **options)
-        return secret
+        return register_secret(secret)
 
     async def incident(self, zone: str) -> str:
         """Raise an incident by motion in `zone` (gate: Damkar's, lobby: Satpol PP's); its id."""
@@ -187,7 +188,7 @@ async def start_site(
         runner = web.AppRunner(app, shutdown_timeout=1.0)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
-        token = (tmp_path / "var" / TOKEN_FILE).read_text(encoding="ascii").strip()
+        token = register_secret((tmp_path / "var" / TOKEN_FILE).read_text("ascii").strip())
         accounts = Accounts(hub.db)
         site = Site(hub, app, f"http://127.0.0.1:{port}", token, accounts)
         running.append((runner, site))

@@ -22,7 +22,18 @@ from hub.web.auth import ACCESS_ATTRIBUTE, PLUGIN_DEFAULT
 from tests.test_running import free_port
 from tests.web.conftest import Site
 
-SAMPLE = {"incident_id": "0" * 32, "camera_id": "tpa-gerbang", "name": "x"}
+SAMPLE = {
+    "incident_id": "0" * 32,
+    "camera_id": "tpa-gerbang",
+    "name": "x",
+    "clip_id": "0" * 32,
+    "agreement_id": "0" * 32,
+    "site_id": "x",
+    "invite_id": "0" * 32,
+    "token": "x",
+    "asset": "pantau.css",
+    "lift_id": "0" * 32,
+}
 
 
 @dataclass(frozen=True)
@@ -72,7 +83,13 @@ def test_every_core_route_is_declared_and_only_health_and_sign_in_are_open(site:
     open_core = {
         key for key, access in declared.items() if access in OPEN and key[1].startswith("/api/")
     }
-    assert open_core == {("GET", "/api/health"), ("POST", "/api/login"), ("POST", "/api/logout")}
+    assert open_core == {
+        ("GET", "/api/health"),
+        ("POST", "/api/login"),
+        ("POST", "/api/logout"),
+        ("GET", "/api/invites/{token}"),  # the invitation link: it is its own credential
+        ("POST", "/api/invites/{token}/accept"),
+    }
 
 
 async def test_strangers_get_401_on_every_route_that_needs_a_credential(site: Site) -> None:
