@@ -1,6 +1,7 @@
 """What the bus tells, kept in the audit log; and the hub's signature on the chain, now and then.
 
-The recorder follows `camera.added/updated/removed` (the registry), `incident.acknowledged`
+The recorder follows `camera.added/updated/removed` (the registry), `site.added/updated/removed`
+(the sites API), `incident.acknowledged`
 and `incident.resolved` (the incident service) and `access.*` (sign-ins and token use, from
 the web layer), and writes each as an audit record. Views of cameras are not on the bus: the
 web handler records them itself, before it answers (`AuditLog.view`).
@@ -41,6 +42,11 @@ _CAMERA_ACTIONS = {
     "camera.updated": Action.CAMERA_UPDATE,
     "camera.removed": Action.CAMERA_REMOVE,
 }
+_SITE_ACTIONS = {
+    "site.added": Action.SITE_ADD,
+    "site.updated": Action.SITE_UPDATE,
+    "site.removed": Action.SITE_REMOVE,
+}
 _INCIDENT_ACTIONS = {
     "incident.acknowledged": Action.INCIDENT_ACK,
     "incident.resolved": Action.INCIDENT_RESOLVE,
@@ -52,14 +58,19 @@ _ACCESS_ACTIONS = {
     "access.token_used": Action.TOKEN_USE,
 }
 ADMIN_TOKEN_NAME = "admin"  # noqa: S105 - how `access.token_used` names the admin token
-RECORDED = frozenset(_CAMERA_ACTIONS) | frozenset(_INCIDENT_ACTIONS) | frozenset(_ACCESS_ACTIONS)
+RECORDED = (
+    frozenset(_CAMERA_ACTIONS)
+    | frozenset(_SITE_ACTIONS)
+    | frozenset(_INCIDENT_ACTIONS)
+    | frozenset(_ACCESS_ACTIONS)
+)
 """The event types the recorder keeps."""
 
 CameraLookup = Callable[[str], Awaitable["CameraRecord | None"]]
 
 
 class AuditRecorder:
-    """Turns camera, incident and access events into audit records, and anchors the chain."""
+    """Turns camera, site, incident and access events into audit records; anchors the chain."""
 
     def __init__(
         self,
@@ -143,6 +154,8 @@ class AuditRecorder:
         try:
             if event.type in _CAMERA_ACTIONS:
                 await self._camera(event, _CAMERA_ACTIONS[event.type])
+            elif event.type in _SITE_ACTIONS:
+                await self._site(event, _SITE_ACTIONS[event.type])
             elif event.type in _INCIDENT_ACTIONS:
                 await self._incident(event, _INCIDENT_ACTIONS[event.type])
             elif event.type in _ACCESS_ACTIONS:
@@ -168,6 +181,18 @@ class AuditRecorder:
             camera_id=event.camera_id,
             owner_id=str(owner) if owner else None,
             details=details,
+        )
+
+    async def _site(self, event: Event, action: Action) -> None:
+        data = event.data
+        # where a site is (address, coordinates) stays in the registry: the record says which
+        fields = {"site": data.get("id"), "name": data.get("name"), "source": data.get("source")}
+        details: dict[str, Any] = {name: value for name, value in fields.items() if value}
+        if action is Action.SITE_UPDATE:
+            details["changed"] = [str(name) for name in data.get("changed", ())]
+        owner = data.get("owner")
+        await self.audit.append(
+            action, _actor(event), owner_id=str(owner) if owner else None, details=details
         )
 
     async def _incident(self, event: Event, action: Action) -> None:
@@ -250,7 +275,7 @@ class AuditRecorder:
 
 
 def _actor(event: Event) -> Actor:
-    """Who changed a camera: the event's user, its `by`, else the hub (the config, the CLI)."""
+    """Who changed a camera or site: the event's user, its `by`, else the hub (config, CLI)."""
     if event.context.user_id is not None:
         return Actor(event.context.user_id, ActorKind.USER, event.data.get("by"))
     by = event.data.get("by")

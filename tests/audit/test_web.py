@@ -1,4 +1,5 @@
-"""The audit API (`/api/audit`, `/api/audit.csv`) and `record_view`, on a running hub."""
+"""The audit API (`/api/audit`, `/api/audit.csv`), `record_view`, and the records the sites API
+leaves, on a running hub."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from hub.audit import Action
+from hub.access import Accounts, Role
+from hub.audit import Action, ActorKind
 from hub.config import Config
 from hub.runtime import Hub
 from hub.web import build_app
@@ -19,6 +21,7 @@ from hub.web.audit import PURPOSE_HEADER, add_audit_routes, record_view
 from hub.web.auth import TOKEN_FILE, Access, needs
 from hub.web.keys import hub_key
 from tests.test_running import free_port
+from tests.web.conftest import PASSWORD
 
 
 @needs(Access.CAMERAS_READ)
@@ -118,3 +121,45 @@ async def test_the_api_filters_and_exports_as_csv(site: Site) -> None:
     assert [r["action"] for r in rows] == ["camera.add", "audit.export"]
     assert rows[1]["actor"] == "admin-token" and rows[1]["owner"] == "sunrise"
     assert body.count(b"\r\n") == 3
+
+
+async def test_site_changes_through_the_api_are_recorded_with_who_and_whose(site: Site) -> None:
+    accounts = Accounts(site.hub.db)
+    mall = await accounts.users.add("mall-it", Role.OWNER, PASSWORD, owner="sunrise")
+    ana = await accounts.users.add("ana", Role.ADMIN, PASSWORD)
+    clients = {}
+    for name in ("mall-it", "ana"):
+        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        clients[name] = http
+        body = {"name": name, "password": PASSWORD}
+        async with http.post(site.base + "/api/login", json=body) as answer:
+            assert answer.status == 200, await answer.text()
+    try:
+        new = {"name": "Sunrise Utara", "address": "Jl. Pemuda 1", "lat": -6.98, "lon": 110.41}
+        async with clients["mall-it"].post(site.base + "/api/sites", json=new) as answer:
+            assert answer.status == 201, await answer.text()
+            site_id = (await answer.json())["id"]
+        path = f"{site.base}/api/sites/{site_id}"
+        async with clients["ana"].patch(path, json={"name": "Sunrise Utara Baru"}) as answer:
+            assert answer.status == 200, await answer.text()
+        async with clients["mall-it"].delete(path) as answer:
+            assert answer.status == 200, await answer.text()
+    finally:
+        for http in clients.values():
+            await http.close()
+    assert site.hub.audit_recorder is not None
+    await site.hub.audit_recorder.idle()
+    site_actions = (Action.SITE_ADD, Action.SITE_UPDATE, Action.SITE_REMOVE)
+    records = [r for r in reversed(await site.hub.audit.records()) if r.action in site_actions]
+    assert [(r.action, r.actor, r.actor_kind, r.actor_name, r.owner_id) for r in records] == [
+        ("site.add", mall.id, ActorKind.USER, "mall-it", "sunrise"),
+        ("site.update", ana.id, ActorKind.USER, "ana", "sunrise"),
+        ("site.remove", mall.id, ActorKind.USER, "mall-it", "sunrise"),
+    ]
+    added, updated, removed = records
+    assert added.details == {"site": site_id, "name": "Sunrise Utara", "source": "api"}
+    assert updated.details["changed"] == ["name"]
+    assert removed.details["name"] == "Sunrise Utara Baru"
+    assert all(r.camera_id is None for r in records)
+    assert "Jl. Pemuda" not in repr([r.as_dict() for r in records])  # where it is stays out
+    assert (await site.hub.audit.verify()).intact
