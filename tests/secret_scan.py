@@ -231,9 +231,13 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Wrapped:
-    """After the test's fixtures are gone, search the log files under its tmp_path."""
+    """After the test's fixtures are gone, search the log files under its tmp_path.
+
+    A test whose logs held a secret fails in its teardown, so that the failure also reaches a
+    run split over processes (pytest-xdist), where only test reports travel back.
+    """
     try:
-        return (yield)
+        result = yield
     finally:
         funcargs: dict[str, Any] = getattr(item, "funcargs", None) or {}
         tmp = funcargs.get("tmp_path")
@@ -241,6 +245,23 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
             for path in sorted(tmp.rglob("*.log")):
                 if path.is_file():
                     scan.check_file(path)
+    found = sorted(
+        f"{where} wrote {what}" for (test, where, what) in scan.hits if test == item.nodeid
+    )
+    if found:
+        pytest.fail("secret scan: " + "; ".join(found) + " (never the secret itself)", False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep a leaking test's captured logs and output out of its report: they hold the secret."""
+    report = yield
+    if any(test == item.nodeid for (test, _, _) in scan.hits):
+        report.sections = [
+            (title, text) for title, text in report.sections if not title.startswith("Captured")
+        ]
+    return report
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

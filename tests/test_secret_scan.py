@@ -62,13 +62,22 @@ def test_logs_only_what_may_be_logged(tmp_path):
 """
 
 
-def run_pytest(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
+def run_pytest(tmp_path: Path, source: str, *options: str) -> subprocess.CompletedProcess[str]:
     """Run pytest with the scan on one test file, in a folder of its own."""
     (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     (tmp_path / "test_sample.py").write_text(source, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(  # noqa: S603 - our own test run
-        [sys.executable, "-m", "pytest", "-p", "tests.secret_scan", "-p", "no:cacheprovider"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.secret_scan",
+            "-p",
+            "no:cacheprovider",
+            *options,
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -82,7 +91,8 @@ def test_a_planted_leak_fails_the_run_and_names_where_not_what(tmp_path: Path) -
     result = run_pytest(tmp_path, LEAKY)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
-    assert "5 passed" in output  # the tests pass; the scan fails the run
+    # each test passes, then fails in its teardown, where the scan names it
+    assert "5 passed, 5 errors" in output
     assert "secret scan: secrets in log lines" in output
     for expected in (
         "test_sample.py::test_logs_a_registered_secret: logger hub.leaky wrote a secret "
@@ -106,3 +116,14 @@ def test_a_clean_run_passes(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "secret scan" not in output
+
+
+def test_a_leak_fails_a_run_split_over_processes(tmp_path: Path) -> None:
+    # pytest-xdist sends back only test reports: the leaking tests must fail themselves
+    result = run_pytest(tmp_path, LEAKY, "-n", "2")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "5 errors" in output
+    assert "secret scan: logger hub.leaky wrote a secret registered at run time" in output
+    for secret in (PLANTED, MINTED, "abcdef123456", "Sandi-Berkas-31", "Sandi-Parameter-9"):
+        assert secret not in output
