@@ -4,6 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CONFIG ?= examples/demo.yaml
+# Test processes: much of the suite waits on real-time streams and servers, so two processes
+# on two cores halve the wall time. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: install run test lint fix bench clean
 
@@ -19,7 +22,7 @@ run: $(STAMP)  ## start the hub with the demo city (CONFIG=... for another)
 	$(VENV)/bin/pantau run $(CONFIG)
 
 test: $(STAMP)  ## run the whole test suite
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff (lint and format) and mypy --strict
 	$(VENV)/bin/ruff check .
