@@ -99,7 +99,10 @@ function draw() {
       'data-camera': camera.id, 'data-health': healthOf(camera),
     });
     marker.append(svg('circle', { class: 'ring', r: 16 }), svg('circle', { class: 'dot', r: 11 }));
-    const name = svg('text', { x: 18, y: 5 });
+    // a name in the right part of the map goes on the marker's left, inside the map's edge
+    const name = x > WIDTH * 0.6
+      ? svg('text', { x: -18, y: 5, 'text-anchor': 'end' })
+      : svg('text', { x: 18, y: 5 });
     name.textContent = camera.name;
     marker.append(name);
     marker.addEventListener('click', () => choose(camera.id));
