@@ -299,12 +299,19 @@ class Outbox:
             return {JobState(state): count for state, count in rows}
 
     async def incidents(
-        self, state: str | None = None, limit: int = 100, *, alerted: str | None = None
+        self,
+        state: str | None = None,
+        limit: int = 100,
+        *,
+        alerted: str | None = None,
+        owner: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The latest incidents (newest first), or those in `state` or sent to `alerted`."""
+        """The latest incidents (newest first): those in `state`, sent to `alerted`, of `owner`."""
         query = select(IncidentRow).order_by(IncidentRow.created_at.desc()).limit(limit)
         if state is not None:
             query = query.where(IncidentRow.state == state)
+        if owner is not None:
+            query = query.where(IncidentRow.owner_id == owner)
         if alerted is not None:
             query = query.where(
                 exists().where(Job.incident_id == IncidentRow.id, _alerted(alerted, utcnow()))

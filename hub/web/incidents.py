@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from hub.access import PrincipalKind
 from hub.incidents.model import IncidentState
-from hub.incidents.outbox import _incident_answer as incident_answer  # the lists' one shape
 from hub.incidents.service import IncidentService
 from hub.store.models import IncidentRow
 from hub.web.auth import Access, needs, principal_of
@@ -73,19 +72,6 @@ def _name(value: object, default: str) -> str:
     return cleaned or default
 
 
-async def _owner_incidents(
-    request: web.Request, owner: str, state: str | None, limit: int
-) -> list[dict[str, Any]]:
-    """The latest incidents of `owner`'s cameras (newest first), or those in `state`."""
-    query = select(IncidentRow).where(IncidentRow.owner_id == owner)
-    if state is not None:
-        query = query.where(IncidentRow.state == state)
-    query = query.order_by(IncidentRow.created_at.desc()).limit(limit)
-    async with request.app[hub_key].db.session() as session:
-        rows = (await session.scalars(query)).all()
-    return [incident_answer(row) for row in rows]
-
-
 async def _owned_by_another(request: web.Request, incident_id: str) -> bool:
     """Whether the caller is an owner's user and the incident is not of its owner's cameras."""
     owner = principal_of(request).owner
@@ -112,10 +98,9 @@ async def list_incidents(request: web.Request) -> web.Response:
     except ValueError:
         return web.json_response({"error": "limit must be a whole number"}, status=400)
     principal = principal_of(request)
-    if principal.owner is not None:
-        found = await _owner_incidents(request, principal.owner, state, limit)
-    else:
-        found = await service.outbox.incidents(state, limit, alerted=principal.responder)
+    found = await service.outbox.incidents(
+        state, limit, alerted=principal.responder, owner=principal.owner
+    )
     return web.json_response({"incidents": found})
 
 
