@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
+from hub.access.roles import PrincipalKind
 from hub.audit import HUB, Action, Actor
 from hub.events import Context, Event, MaskLifted, MaskLiftRequested, MaskRestored
 from hub.store.models import MaskLiftRow, utcnow
@@ -130,6 +131,24 @@ class SamePerson(LiftRefused):
     status = 403
 
 
+UNNAMED = PrincipalKind.ADMIN_TOKEN.value
+"""How `person` names the hub's admin token: anyone at the console, so nobody in particular."""
+
+
+class Unnamed(LiftRefused):
+    """The admin token tried to ask or approve: the two-person rule needs named people."""
+
+    status = 403
+
+
+def _named(person: str, what: str) -> None:
+    if person == UNNAMED:
+        raise Unnamed(
+            f"{what} a mask lift needs a named person: the admin token is whoever sits at the"
+            " hub's console, so sign in (or use a user's token) instead"
+        )
+
+
 class BadLift(LiftRefused):
     """The request itself is wrong (no reason, a duration out of bounds)."""
 
@@ -228,6 +247,7 @@ class MaskLifts:
 
         `person` is who asks, as `approve` compares people: a user's id, or the admin token.
         """
+        _named(person, "asking for")
         reason = " ".join(reason.split())[:MAX_REASON]
         if not reason:
             raise BadLift("state the reason for seeing the camera without its privacy masks")
@@ -302,6 +322,7 @@ class MaskLifts:
     ) -> MaskLift:
         """Approve a pending lift: the camera is shown unmasked from now for its `seconds`."""
         lift = await self._pending(lift_id)
+        _named(person, "approving")
         if person == lift.requester:
             raise SamePerson(
                 "a second person must approve: you asked for this lift yourself, so another"

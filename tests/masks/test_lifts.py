@@ -19,6 +19,7 @@ from hub.store import Database
 WINDOW = [[0.65, 0.0], [1.0, 0.0], [1.0, 0.35], [0.65, 0.35]]
 SARI = Actor("u-sari", ActorKind.USER, "sari")
 ANA = Actor("u-ana", ActorKind.USER, "ana")
+ADMIN_TOKEN = Actor("admin", ActorKind.ADMIN_TOKEN, "admin")
 
 
 def camera(camera_id: str, *, masks: bool = True) -> CameraRecord:
@@ -101,6 +102,14 @@ async def test_two_people_a_bounded_time_and_the_end_on_its_own(
             )
         with pytest.raises(SamePerson, match="a second person must approve"):
             await lifts.approve(lift.id, actor=SARI, person="u-sari")
+        # the admin token is nobody in particular: it could be the one who asked
+        with pytest.raises(LiftRefused, match="needs a named person") as refused:
+            await lifts.approve(lift.id, actor=ADMIN_TOKEN, person="admin-token")
+        assert refused.value.status == 403
+        with pytest.raises(LiftRefused, match="needs a named person"):
+            await lifts.request(
+                camera("gerbang"), reason="x", seconds=60, actor=ADMIN_TOKEN, person="admin-token"
+            )
         with pytest.raises(LiftNotFound):
             await lifts.approve("0" * 32, actor=ANA, person="u-ana")
         approved = await lifts.approve(lift.id, actor=ANA, person="u-ana")
