@@ -176,31 +176,8 @@ class AuditRecord:
     prev_hash: str = GENESIS
     hash: str = ""
 
-    def canonical(self) -> bytes:
-        """The bytes the hash is taken over (see the module's docstring)."""
-        values = {
-            "v": HASH_VERSION,
-            "seq": self.seq,
-            "time": format_time(self.time),
-            "actor": self.actor,
-            "actor_kind": self.actor_kind,
-            "actor_name": self.actor_name,
-            "action": self.action,
-            "camera": self.camera_id,
-            "owner": self.owner_id,
-            "source": self.source,
-            "purpose": self.purpose,
-            "details": dict(self.details),
-            "prev_hash": self.prev_hash,
-        }
-        return canonical_json(values).encode("utf-8")
-
-    def computed_hash(self) -> str:
-        """The hash this record's content and predecessor call for."""
-        return hashlib.sha256(self.canonical()).hexdigest()
-
-    def as_dict(self) -> dict[str, Any]:
-        """The record as the API and `--json` show it."""
+    def _content(self) -> dict[str, Any]:
+        """What the record says, as both the hash and the API see it."""
         return {
             "seq": self.seq,
             "time": format_time(self.time),
@@ -214,8 +191,19 @@ class AuditRecord:
             "purpose": self.purpose,
             "details": dict(self.details),
             "prev_hash": self.prev_hash,
-            "hash": self.hash,
         }
+
+    def canonical(self) -> bytes:
+        """The bytes the hash is taken over (see the module's docstring)."""
+        return canonical_json({"v": HASH_VERSION, **self._content()}).encode("utf-8")
+
+    def computed_hash(self) -> str:
+        """The hash this record's content and predecessor call for."""
+        return hashlib.sha256(self.canonical()).hexdigest()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as the API and `--json` show it."""
+        return {**self._content(), "hash": self.hash}
 
 
 def canonical_json(value: Any) -> str:
