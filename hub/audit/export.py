@@ -12,23 +12,9 @@ import csv
 import io
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 
-from hub.audit.chain import AuditRecord, canonical_json
+from hub.audit.chain import HASHED_FIELDS, AuditRecord, canonical_json
 
-COLUMNS = (
-    "seq",
-    "time",
-    "actor",
-    "actor_kind",
-    "actor_name",
-    "action",
-    "camera",
-    "owner",
-    "source",
-    "purpose",
-    "details",
-    "prev_hash",
-    "hash",
-)
+COLUMNS = (*(name for name in HASHED_FIELDS if name != "v"), "hash")
 """The CSV's columns, in order; `details` is the canonical JSON the hash was taken over."""
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
