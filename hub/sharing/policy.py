@@ -1,8 +1,10 @@
 """The sharing policy of a hub with a store: agreements kept in memory, asked per picture.
 
 `decide` is called for every snapshot, alert picture, clip and live-view check, so it reads the
-agreements from memory (reloaded whenever one changes) and asks the store one indexed question
-only for a `live_incident` agreement's live view or clip: is an incident open at the site?
+agreements from memory (reloaded whenever one changes). It asks the store for the camera's owner
+(one read by primary key, for the owner's kind and so its default), and, only for a
+`live_incident` agreement's live view or clip, one indexed question: is an incident open at the
+site?
 A timer announces each agreement's end (`sharing.changed`, `expired`) when it passes, so that
 whoever keeps a live view open asks again and cuts it.
 """
