@@ -18,6 +18,9 @@ from hub.streams.pictures import (
     PictureChecks,
     PictureProblem,
     PictureThresholds,
+    _encoders,
+    _scale,
+    _scalers,
     grey_small,
     jpeg_size,
     snapshot_pictures,
@@ -221,17 +224,18 @@ def test_snapshot_pictures_match_jpeg_and_grey_made_apart(pictures: list[av.Vide
     assert wide is not None and wide.shape == (180, 320)  # wider than the JPEG: from the frame
 
 
-def test_jpeg_encoders_are_reused_per_thread_and_per_size(pictures: list[av.VideoFrame]) -> None:
-    # A frame keeps its own scaler, so threads must not share frames (the engine never does).
-    copies = [
-        [av.VideoFrame.from_ndarray(f.to_ndarray(), format=f.format.name) for f in pictures[:3]]
-        for _ in range(3)
-    ]
-    expected = [to_jpeg(f, max_width=w) for f in copies[0] for w in (640, 320)]
+def test_jpeg_encoders_and_scalers_are_reused_per_thread_and_per_size(
+    pictures: list[av.VideoFrame],
+) -> None:
+    # The scalers are the threads' own, not the frames', so threads may read the same frames.
+    frames = pictures[:3]
+    expected = [to_jpeg(f, max_width=w) for f in frames for w in (640, 320)]
     results: dict[int, list[bytes]] = {}
+    kept: dict[int, tuple[object, object]] = {}
 
     def encode(index: int) -> None:
-        results[index] = [to_jpeg(f, max_width=w) for f in copies[index] for w in (640, 320)]
+        results[index] = [to_jpeg(f, max_width=w) for f in frames for w in (640, 320)]
+        kept[index] = (_scalers.get((320, 180, "yuvj420p")), _encoders.get((320, 180, 5)))
 
     threads = [threading.Thread(target=encode, args=(i,)) for i in range(3)]
     for thread in threads:
@@ -240,6 +244,27 @@ def test_jpeg_encoders_are_reused_per_thread_and_per_size(pictures: list[av.Vide
         thread.join()
     assert all(result == expected for result in results.values())
     assert all(_open_jpeg(j).width in (640, 320) for j in expected)
+    # One scaler and one encoder per thread: made once, then found again, never shared.
+    assert len({id(k[0]) for k in kept.values()}) == 3
+    assert len({id(k[1]) for k in kept.values()}) == 3
+    assert _scalers.get((320, 180, "yuvj420p")) is _scalers.get((320, 180, "yuvj420p"))
+
+
+def test_kept_scalers_give_the_pictures_a_fresh_scaler_gives(
+    pictures: list[av.VideoFrame],
+) -> None:
+    # A kept scaler meets frames of other sizes in turn (cameras share the decode threads).
+    for size in ((640, 360), (320, 180), (640, 360)):
+        for frame in pictures[:3]:
+            kept = _scale(frame, *size, "yuvj420p")
+            fresh = frame.reformat(
+                width=size[0], height=size[1], format="yuvj420p", interpolation="AREA"
+            )
+            assert (kept.width, kept.height) == size
+            for ours, theirs in zip(kept.to_ndarray(), fresh.to_ndarray(), strict=True):
+                assert np.array_equal(ours, theirs)
+        small = _scale(pictures[0], 80, 45, "gray")
+        assert small.to_ndarray().shape == (45, 80)
 
 
 def test_jpeg_size_refuses_what_is_not_a_jpeg() -> None:
