@@ -21,6 +21,7 @@ from hub.streams.pictures import (
     _encoders,
     _scale,
     _scalers,
+    _shrink,
     grey_small,
     jpeg_size,
     snapshot_pictures,
@@ -335,6 +336,20 @@ def test_cache_stays_consistent_under_concurrent_writers_and_readers() -> None:
 
 
 # --- picture health ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 5, 7])
+def test_block_means_are_the_means_of_their_squares(factor: int) -> None:
+    rng = np.random.default_rng(factor)
+    grey = rng.integers(0, 256, size=(47, 83), dtype=np.uint8)  # edges that do not divide
+    rows, columns = 47 // factor, 83 // factor
+    squares = grey[: rows * factor, : columns * factor].astype(np.float64)
+    expected = squares.reshape(rows, factor, columns, factor).mean(axis=(1, 3))
+    for picture in (grey, grey.astype(np.float32)):  # the layouts are floats, the pictures not
+        means = _shrink(picture, factor)
+        assert means.dtype == np.float32 and means.shape == (rows, columns)
+        assert np.abs(means - expected).max() < 1e-4
+
 
 Timeline = list[tuple[int, str, bool]]
 
