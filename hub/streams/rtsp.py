@@ -748,27 +748,50 @@ class _Connection(asyncio.BufferedProtocol):
         buf = self._buf
         pos = self._start
         end = self._end
-        while end - pos >= 4:
-            if buf[pos] == 0x24:  # "$": an interleaved frame
+        unpack = _RTP_HEADER.unpack_from
+        push = self._push
+        packets = 0
+        try:
+            while end - pos >= 4:
+                if buf[pos] != 0x24:  # not "$": an RTSP message (an answer, or a request)
+                    used = self._message(buf, pos, end)
+                    if not used:
+                        break
+                    pos += used
+                    continue
                 stop = pos + 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
                 if stop > end:
                     break
                 if buf[pos + 1] == self._rtp_channel:
-                    self._rtp(buf, pos + 4, stop)
+                    packets += 1
+                    if stop - pos < 16:
+                        raise _Violation(
+                            f"an RTP packet of {stop - pos - 4} bytes, shorter than its header"
+                        )
+                    first, second, seq, ts = unpack(buf, pos + 4)
+                    # The hot path, nearly every packet: the next of its access unit, without
+                    # CSRCs, extension or padding. Anything else takes the whole way (`_rtp`).
+                    if (
+                        first == 0x80
+                        and seq == self._next_seq
+                        and ts == self._ts
+                        and second & 0x7F == self._payload_type
+                    ):
+                        self._next_seq = (seq + 1) & 0xFFFF
+                        push(buf, pos + 16, stop)
+                        if second & 0x80:  # marker: the last packet of an access unit
+                            self._emit()
+                    else:
+                        self._rtp(buf, pos + 4, stop, first, second, seq, ts)
                 pos = stop
-            else:
-                used = self._message(buf, pos, end)
-                if not used:
-                    break
-                pos += used
-        self._start = pos
+        finally:
+            self._start = pos
+            self.rtp_packets += packets
 
-    def _rtp(self, buf: bytearray, start: int, stop: int) -> None:
-        """One RTP packet of the video channel (the hot path: keep it lean)."""
-        if stop - start < 12:
-            raise _Violation(f"an RTP packet of {stop - start} bytes, shorter than its header")
-        first, second, seq, ts = _RTP_HEADER.unpack_from(buf, start)
-        self.rtp_packets += 1
+    def _rtp(
+        self, buf: bytearray, start: int, stop: int, first: int, second: int, seq: int, ts: int
+    ) -> None:
+        """An RTP packet of the video channel that `_parse` did not take the short way."""
         if first == 0x80:  # version 2 without padding, extension or CSRC: nearly always
             payload = start + 12
         else:
