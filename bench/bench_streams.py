@@ -1,8 +1,8 @@
 """Benchmark: CPU and memory per camera of the hub's stream engine, against one ffmpeg per camera.
 
 Run: python bench/bench_streams.py [--cameras 25,50,100] [--seconds 60] [--quick] [--repeat 1]
-                                   [--mounts 4] [--baseline-cameras 10] [--settle 10]
-                                   [--py-spy] [--strict] [--cache-dir DIR]
+                                   [--mounts 4] [--baseline-cameras 10] [--baseline-seconds S]
+                                   [--settle 10] [--py-spy] [--strict] [--cache-dir DIR]
 
 A GStreamer RTSP server (tests/streams/rtsp_server.py, system Python) plays the test footage as
 a typical camera sends it (1280x720, 15 fps, 2 Mbit/s, 2 s GOP) on K = --mounts shared mounts,
@@ -718,6 +718,7 @@ class Bench:
             "rss_bytes_start": rss_start,
             "rss_bytes_end": rss_end,
             "rss_growth_mb_per_min": round(slope(rss_samples) * 60 / 1e6, 2),
+            "rss_mb_by_minute": rss_by_minute(rss_samples),
             "io": io_window(io_start, io_end, cameras, window.seconds),
             "device_written_bytes": (
                 512 * (sectors_end - sectors_start)
@@ -831,6 +832,19 @@ class Bench:
             "rss_bytes_per_process_mean": round(statistics.fmean(rss)) if rss else None,
             "output_fps_per_process_mean": round(statistics.fmean(fps), 2) if fps else None,
         }
+
+
+def rss_by_minute(points: list[tuple[float, int]]) -> list[tuple[float, float]]:
+    """The RSS samples thinned to one a minute from the window's start: (minutes, MB), to
+    tell warm-up (growth that flattens) from a leak (growth that keeps on) in a long window."""
+    if not points:
+        return []
+    start = points[0][0]
+    series: list[tuple[float, float]] = []
+    for at, rss in sorted(points):
+        if not series or at - start >= 60 * (len(series)):
+            series.append((round((at - start) / 60, 2), round(rss / 1e6, 1)))
+    return series
 
 
 def slope(points: list[tuple[float, int]]) -> float:
@@ -1177,6 +1191,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--cameras", default="25,50,100", help="values of N, comma separated")
     parser.add_argument("--seconds", type=float, default=60.0, help="measured window (s)")
+    parser.add_argument(
+        "--baseline-seconds",
+        type=float,
+        help="the baseline's window (s), if not --seconds: a long soak of the hub needs no long"
+        " baseline",
+    )
     parser.add_argument("--settle", type=float, default=10.0, help="wait before a window (s)")
     parser.add_argument(
         "--baseline-cameras", type=int, default=10, help="B: most ffmpegs run at once"
@@ -1314,7 +1334,9 @@ def main() -> int:
                 results["idle_hub"].append(bench.run_hub(0, min(args.seconds, 15.0), f"idle{r}"))
                 for count in sorted(set(baseline_for.values())):
                     print(f"  baseline: {count} ffmpegs ({r + 1}/{args.repeat})", flush=True)
-                    run = bench.run_baseline(count, args.seconds, f"b{count}-{r}")
+                    run = bench.run_baseline(
+                        count, args.baseline_seconds or args.seconds, f"b{count}-{r}"
+                    )
                     results["baseline"].setdefault(str(count), []).append(run)
                 for n in args.counts:
                     print(f"  Pantau: {n} cameras ({r + 1}/{args.repeat})", flush=True)
@@ -1331,6 +1353,9 @@ def main() -> int:
                         f" {run['io']['storage_bytes'] / 1e6:.2f} MB of it to storage",
                         flush=True,
                     )
+                    if args.seconds >= 300:  # a soak: show the shape of the memory's growth
+                        series = ", ".join(f"{m:g}: {mb:g}" for m, mb in run["rss_mb_by_minute"])
+                        print(f"    RSS (minute: MB): {series}", flush=True)
             rows = summarize(results)
             document["summary"] = rows
             document["elapsed_s"] = round(time.monotonic() - started, 1)
