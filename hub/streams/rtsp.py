@@ -470,6 +470,58 @@ def _nothing() -> None:
     """Nothing to drop before `run`."""
 
 
+class _Ticks:
+    """One timer per event loop and period that runs the watch of every connection.
+
+    A timer per connection woke the loop four times a second per camera, each wake on its own
+    (a hundred cameras: 400 timers a second); one shared timer runs them all in one wake.
+    """
+
+    _running: dict[tuple[asyncio.AbstractEventLoop, float], _Ticks] = {}
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, every: float) -> None:
+        self._loop = loop
+        self._every = every
+        self._checks: dict[_Connection, Callable[[], None]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def join(
+        cls,
+        loop: asyncio.AbstractEventLoop,
+        every: float,
+        conn: _Connection,
+        check: Callable[[], None],
+    ) -> _Ticks:
+        """Run `check` every `every` seconds from the next tick until `leave`."""
+        ticks = cls._running.get((loop, every))
+        if ticks is None:
+            ticks = cls._running[loop, every] = cls(loop, every)
+        ticks._checks[conn] = check
+        if ticks._timer is None:
+            ticks._timer = loop.call_later(every, ticks._tick)
+        return ticks
+
+    def leave(self, conn: _Connection) -> None:
+        """Stop running `conn`'s check; the timer stops with the last one."""
+        self._checks.pop(conn, None)
+        if not self._checks:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._running.get((self._loop, self._every)) is self:
+                del self._running[self._loop, self._every]
+
+    def _tick(self) -> None:
+        self._timer = self._loop.call_later(self._every, self._tick)
+        for conn, check in list(self._checks.items()):
+            try:
+                check()
+            except Exception:  # one connection's trouble must not stop the others' watch
+                log.exception("%s: watch failed", conn._shown)
+                self.leave(conn)
+
+
 class _Connection(asyncio.BufferedProtocol):
     """One TCP (or TLS) connection to a camera: RTSP requests out, answers and RTP in."""
 
@@ -522,7 +574,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._cseq = 0
         self._pending: dict[int, asyncio.Future[RtspResponse | None]] = {}
         self._waiter: asyncio.Future[None] | None = None
-        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog: _Ticks | None = None
         # Media state, set by `stream`.
         self.sink: Sink = _ignore
         self.depacketizer: Depacketizer | None = None
@@ -705,7 +757,8 @@ class _Connection(asyncio.BufferedProtocol):
 
         Every tick it also sizes the read batch to the bytes of the last two seconds, and stops
         batching as soon as a tick passes without a byte. Bytes the kernel holds back below the
-        batch size wait for that: at most two ticks, so ticks come every quarter second.
+        batch size wait for that: at most two ticks, so ticks come every quarter second. The
+        ticks are shared by every connection on the loop with the same period (`_Ticks`).
         """
         every = min(WATCH_TICK, read_timeout / 4)
         deadline = [self._loop.time() + read_timeout, self.rtp_packets]
@@ -724,22 +777,20 @@ class _Connection(asyncio.BufferedProtocol):
             if self.rtp_packets != deadline[1]:
                 deadline[0], deadline[1] = now + read_timeout, self.rtp_packets
             elif now >= deadline[0]:
-                self._watchdog = None
+                self._stop_watchdog()
                 self.fail(
                     SourceError(
                         SourceFailure.TIMEOUT,
                         f"{self._shown}: no video for {read_timeout:g} s",
                     )
                 )
-                return
-            self._watchdog = self._loop.call_later(every, check)
 
         self._stop_watchdog()
-        self._watchdog = self._loop.call_later(every, check)
+        self._watchdog = _Ticks.join(self._loop, every, self, check)
 
     def _stop_watchdog(self) -> None:
         if self._watchdog is not None:
-            self._watchdog.cancel()
+            self._watchdog.leave(self)
             self._watchdog = None
 
     # -- parsing
