@@ -27,7 +27,7 @@ from typing import Any
 
 from hub import __version__
 from hub.config import Config, secret_values
-from hub.logs import SecretRedactor
+from hub.logs import SecretRedactor, names_secret
 
 log = logging.getLogger(__name__)
 
@@ -37,26 +37,6 @@ HUB_TIMEOUT = 3.0
 """Seconds to wait for the running hub's answers."""
 HIDDEN = "***"
 
-_SECRET_KEYS = frozenset(
-    {
-        "authorization",
-        "cookie",
-        "credential",
-        "credentials",
-        "dsn",
-        "key",
-        "passwd",
-        "password",
-        "pass",
-        "pwd",
-        "secret",
-        "session",
-        "token",
-        "apikey",
-        "api_key",
-    }
-)
-"""A mapping key named so (or ending `_<name>`, like `bot_token`) has its value hidden."""
 _URL_SECRET_PARAMETER = re.compile(
     r"(?P<name>[?&;][^=&\s#]*(?:token|pass|pwd|secret|key|auth|sig|signature|session)"
     r"[^=&\s#]*=)(?P<value>[^&\s#\"']+)",
@@ -85,7 +65,7 @@ class Scrubber:
     def data(self, value: Any, key: str | None = None) -> Any:
         """A JSON-ready copy of `value`, scrubbed throughout."""
         hideable = isinstance(value, str | Mapping | list | tuple) and len(value) > 0
-        if key is not None and hideable and _secret_key(key):
+        if key is not None and hideable and names_secret(key):
             return HIDDEN  # a flag such as `has_password` says nothing secret and stays
         if isinstance(value, Mapping):
             return {self.text(str(k)): self.data(item, str(k)) for k, item in value.items()}
@@ -106,11 +86,6 @@ class Scrubber:
                     "the diagnostics still held a secret after redaction, so nothing was "
                     "written; please report this as a bug (without the dump)"
                 )
-
-
-def _secret_key(key: str) -> bool:
-    name = key.lower().replace("-", "_")
-    return name in _SECRET_KEYS or name.rsplit("_", 1)[-1] in _SECRET_KEYS
 
 
 def versions() -> dict[str, Any]:

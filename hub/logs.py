@@ -58,6 +58,33 @@ class SecretRedactor(logging.Filter):
 redactor = SecretRedactor()
 """The process-wide redactor; the hub adds the config's secret values to it at load time."""
 
+SECRET_KEY_NAMES = frozenset(
+    {
+        "api_key",
+        "apikey",
+        "authorization",
+        "cookie",
+        "credential",
+        "credentials",
+        "dsn",
+        "key",
+        "pass",
+        "passwd",
+        "password",
+        "pwd",
+        "secret",
+        "session",
+        "token",
+    }
+)
+"""Mapping keys named so (or ending `_<name>`, like `bot_token`) hold secrets."""
+
+
+def names_secret(key: str, names: frozenset[str] = SECRET_KEY_NAMES) -> bool:
+    """Whether the mapping key `key` names a secret: one of `names`, or `<anything>_<name>`."""
+    name = key.lower().replace("-", "_")
+    return name in names or name.rsplit("_", 1)[-1] in names
+
 
 class KeyValueFormatter(logging.Formatter):
     """`2026-11-23T10:00:00Z INFO hub.plugins plugin=rtsp camera=alun-1 message` lines."""

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub.logs import SecretRedactor, configure_logging, redactor
+from hub.logs import SecretRedactor, configure_logging, names_secret, redactor
 
 
 @pytest.fixture
@@ -65,3 +65,23 @@ def test_short_values_are_not_treated_as_secrets() -> None:
     box = SecretRedactor()
     box.add(["a", "", "abc", "abcd"])
     assert box.redact("a abc abcd") == "a abc ***"
+
+
+@pytest.mark.parametrize(
+    ("key", "secret"),
+    [
+        ("password", True),
+        ("Bot-Token", True),
+        ("smtp_pass", True),
+        ("api_key", True),
+        ("apikey", True),
+        ("session", True),
+        ("keyframe_interval", False),
+        ("bypass", False),
+        ("name", False),
+        ("url", False),
+    ],
+)
+def test_secret_key_names_are_judged_by_the_name_or_its_last_part(key: str, secret: bool) -> None:
+    assert names_secret(key) is secret
+    assert names_secret(key, frozenset({"url"})) is (key == "url")

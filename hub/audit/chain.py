@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from hub.logs import redactor
+from hub.logs import SECRET_KEY_NAMES, names_secret, redactor
 
 if TYPE_CHECKING:
     from hub.access import Principal
@@ -220,30 +220,14 @@ def format_time(value: datetime) -> str:
 
 # -- keeping secrets out ----------------------------------------------------------------------
 
-SECRET_NAMES = frozenset(
-    {
-        "authorization",
-        "channel",
-        "cookie",
-        "credential",
-        "credentials",
-        "dsn",
-        "key",
-        "passwd",
-        "password",
-        "secret",
-        "session",
-        "token",
-        "url",
-    }
-)
-"""A `details` key named so (or ending `_<name>`, like `channel_url`) is dropped, value and all."""
+SECRET_NAMES = SECRET_KEY_NAMES | {"channel", "url"}
+"""A `details` key named so (or ending `_<name>`, like `channel_url`) is dropped, value and all:
+besides the keys that hold secrets anywhere, channel and camera URLs, which may carry them."""
 
 
 def secret_name(key: str) -> bool:
     """Whether a `details` key names something that may be a secret."""
-    name = key.lower()
-    return name in SECRET_NAMES or name.rsplit("_", 1)[-1] in SECRET_NAMES or "session" in name
+    return names_secret(key, SECRET_NAMES) or "session" in key.lower()
 
 
 def clean_text(value: str | None, limit: int = MAX_TEXT) -> str | None:
