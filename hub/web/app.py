@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import json
 import logging
 import signal
 import time
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import cast
 
 from aiohttp import web
 
@@ -17,6 +15,7 @@ from hub.access import Accounts
 from hub.audit import Action
 from hub.runtime import Hub
 from hub.sharing import Use
+from hub.web.answers import answer, error_answer
 from hub.web.audit import add_audit_routes, record_view
 from hub.web.auth import (
     ACCESS_ATTRIBUTE,
@@ -43,25 +42,18 @@ from hub.web.sharing import add_sharing_routes
 
 log = logging.getLogger(__name__)
 
-_dumps = functools.partial(json.dumps, default=str)
-
-
-def json_answer(data: Any, status: int = 200) -> web.Response:
-    """A JSON response; datetimes and other plain values are written as text."""
-    return web.json_response(data, status=status, dumps=_dumps)
-
 
 @needs(Access.PUBLIC)
 async def health(request: web.Request) -> web.Response:
     """`GET /api/health`: whether the hub is well, for monitors and load balancers."""
-    return json_answer(await request.app[hub_key].health())
+    return answer(await request.app[hub_key].health())
 
 
 @needs(Access.HUB_READ)
 async def plugins(request: web.Request) -> web.Response:
     """`GET /api/plugins`: every plugin with kind, version, source, state and failure reason."""
     records = request.app[hub_key].plugins.all_records()
-    return json_answer({"plugins": [r.as_dict() for r in records]})
+    return answer({"plugins": [r.as_dict() for r in records]})
 
 
 @needs(Access.CAMERAS_READ)
@@ -72,13 +64,13 @@ async def cameras(request: web.Request) -> web.Response:
     items = await hub.registry.list_cameras(owner=principal_of(request).owner)
     health = hub.streams.health() if hub.streams is not None else {}
     levels = await hub.sharing.levels(items)  # what each shares with the command center now
-    answer = []
+    shown = []
     for camera in items:
         doc = camera.as_dict()
         doc["health"] = health.get(camera.id, "unwatched")
         doc["sharing"] = levels[camera.id].value
-        answer.append(doc)
-    return json_answer({"cameras": answer})
+        shown.append(doc)
+    return answer({"cameras": shown})
 
 
 @needs(Access.CAMERAS_READ)
@@ -90,15 +82,15 @@ async def snapshot(request: web.Request) -> web.Response:
     camera = await hub.registry.get_camera(camera_id)
     if owner is not None and (camera is None or camera.owner != owner):
         # Another owner's camera looks like no camera: its id tells nothing either.
-        return json_answer({"error": f"{owner} has no camera {camera_id!r}"}, status=404)
+        return error_answer(404, f"{owner} has no camera {camera_id!r}")
     if camera is None:
-        return json_answer({"error": f"no camera {camera_id!r}"}, status=404)
+        return error_answer(404, f"no camera {camera_id!r}")
     decision = await hub.sharing.decide(camera, Use.SNAPSHOT, owner=owner)
     if not decision.allowed:  # the camera is on the map; its pictures are not shared
-        return json_answer({"error": decision.reason, "sharing": decision.level.value}, 403)
+        return error_answer(403, decision.reason, fields={"sharing": decision.level.value})
     shot = hub.streams.snapshot(camera_id) if hub.streams is not None else None
     if shot is None:
-        return json_answer({"error": f"no snapshot of camera {camera_id!r} yet"}, status=404)
+        return error_answer(404, f"no snapshot of camera {camera_id!r} yet")
     # recorded before the picture goes out: a store that cannot record shows nothing
     await record_view(request, Action.SNAPSHOT_VIEW, camera)
     age = max(0.0, time.time() - shot.at)
@@ -150,7 +142,7 @@ async def _declared_routes_only(request: web.Request, handler: Handler) -> web.S
     match = request.match_info
     if match.http_exception is None and not hasattr(match.handler, ACCESS_ATTRIBUTE):
         log.error("%s %s has no needs(...): refused", request.method, match.route.resource)
-        return json_answer({"error": "this route declares no access, so nobody may call it"}, 403)
+        return error_answer(403, "this route declares no access, so nobody may call it")
     return await handler(request)
 
 

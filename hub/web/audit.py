@@ -9,7 +9,6 @@ only: naming another owner is refused (403), and another owner's camera is answe
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ from aiohttp import web
 
 from hub.audit import Action, Actor, AuditRecord, csv_lines
 from hub.audit.log import MAX_LIMIT, PurposeMissing, parse_when
+from hub.web.answers import answer, refused
 from hub.web.auth import Access, needs, principal_of
 from hub.web.keys import hub_key
 
@@ -25,10 +25,6 @@ if TYPE_CHECKING:
 
 PURPOSE_HEADER = "X-Pantau-Purpose"
 """Where a client states why it opens a live view (or the `purpose` query parameter)."""
-
-
-def _bad(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
 
 
 async def _filters(request: web.Request) -> dict[str, Any]:
@@ -45,14 +41,16 @@ async def _filters(request: web.Request) -> dict[str, Any]:
             filters["action"] = Action(action)
         except ValueError:
             known = ", ".join(sorted(a.value for a in Action))
-            raise _bad(f"unknown action {action!r} (known: {known})") from None
+            raise refused(400, f"unknown action {action!r} (known: {known})") from None
     for name in ("since", "until"):
         value = query.get(name)
         if value:
             try:
                 filters[name] = parse_when(value, timezone, end=name == "until")
             except ValueError:
-                raise _bad(f"{name} must be a date (2026-11-24) or a time, not {value!r}") from None
+                raise refused(
+                    400, f"{name} must be a date (2026-11-24) or a time, not {value!r}"
+                ) from None
     owner = principal_of(request).owner
     if owner is not None:
         await _hold_to(request, owner, filters)
@@ -63,14 +61,9 @@ async def _hold_to(request: web.Request, owner: str, filters: dict[str, Any]) ->
     """Keep an owner's user to its owner's records: refuse a wider ask rather than widen."""
     asked = filters["owner"]
     if asked is not None and asked != owner:
-        raise web.HTTPForbidden(
-            text=json.dumps(
-                {
-                    "error": f"you read the audit records of {owner} only: leave out owner= "
-                    f"(or give owner={owner})"
-                }
-            ),
-            content_type="application/json",
+        raise refused(
+            403,
+            f"you read the audit records of {owner} only: leave out owner= (or give owner={owner})",
         )
     filters["owner"] = owner
     camera_id = filters["camera"]
@@ -78,10 +71,7 @@ async def _hold_to(request: web.Request, owner: str, filters: dict[str, Any]) ->
         camera = await request.app[hub_key].registry.get_camera(camera_id)
         if camera is None or camera.owner != owner:
             # Another owner's camera looks like no camera: its id tells nothing either.
-            raise web.HTTPNotFound(
-                text=json.dumps({"error": f"{owner} has no camera {camera_id!r}"}),
-                content_type="application/json",
-            )
+            raise refused(404, f"{owner} has no camera {camera_id!r}")
 
 
 def _whole(request: web.Request, name: str, default: int | None) -> int | None:
@@ -91,7 +81,7 @@ def _whole(request: web.Request, name: str, default: int | None) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise _bad(f"{name} must be a whole number") from None
+        raise refused(400, f"{name} must be a whole number") from None
 
 
 @needs(Access.AUDIT_READ)
@@ -102,10 +92,7 @@ async def list_records(request: web.Request) -> web.Response:
     before = _whole(request, "before", None)
     audit = request.app[hub_key].audit
     found = await audit.records(**filters, limit=min(limit, MAX_LIMIT), before=before)
-    return web.json_response(
-        {"records": [record.as_dict() for record in found]},
-        headers={"Cache-Control": "no-store"},
-    )
+    return answer({"records": [record.as_dict() for record in found]})
 
 
 @needs(Access.AUDIT_READ)
@@ -172,7 +159,7 @@ async def record_view(
             details=details,
         )
     except PurposeMissing as exc:
-        raise _bad(f"{exc} ({PURPOSE_HEADER} header or ?purpose=)") from None
+        raise refused(400, f"{exc} ({PURPOSE_HEADER} header or ?purpose=)") from None
 
 
 def add_audit_routes(app: web.Application) -> None:

@@ -37,6 +37,7 @@ from hub.access import (
 from hub.access.audit import TokenUsed
 from hub.bus import Bus
 from hub.events import Context, Event
+from hub.web.answers import error_answer
 
 __all__ = [
     "ACCESS_ATTRIBUTE",
@@ -240,10 +241,10 @@ def needs(access: Access) -> Callable[[Handler], Handler]:
             if not isinstance(found, Principal):
                 return unauthenticated(found)
             if not found.may(access):
-                return _refuse(403, f"this needs {access.value}, which {_who(found)} lacks")
+                return error_answer(403, f"this needs {access.value}, which {_who(found)} lacks")
             by_cookie = found.kind is PrincipalKind.USER
             if by_cookie and request.method not in _SAFE_METHODS and not guard.same_origin(request):
-                return _refuse(403, "refused: the request came from another site's page")
+                return error_answer(403, "refused: the request came from another site's page")
             request[PRINCIPAL] = found
             return await handler(request)
 
@@ -260,9 +261,7 @@ def unauthenticated(refusal: Refusal | None) -> web.Response:
         if refusal is not None
         else "sign in (POST /api/login) or send a token: Authorization: Bearer <token>"
     )
-    response = _refuse(401, reason)
-    response.headers["WWW-Authenticate"] = 'Bearer realm="pantau"'
-    return response
+    return error_answer(401, reason, headers={"WWW-Authenticate": 'Bearer realm="pantau"'})
 
 
 def _who(principal: Principal) -> str:
@@ -271,8 +270,3 @@ def _who(principal: Principal) -> str:
     if principal.kind is PrincipalKind.ADMIN_TOKEN:
         return "the admin token"
     return f"a {principal.role.value}"
-
-
-def _refuse(status: int, reason: str) -> web.Response:
-    headers = {"Cache-Control": "no-store"}
-    return web.json_response({"error": reason}, status=status, headers=headers)

@@ -14,17 +14,10 @@ from pydantic import ValidationError
 
 from hub.inventory import COLUMNS, InventoryError, RowError, import_cameras_data
 from hub.registry import CameraInput, CameraRecord, RegistryError, explain
+from hub.web.answers import answer, refused
 from hub.web.auth import Access, needs, principal_of
 from hub.web.keys import hub_key
-from hub.web.scoped import (
-    answer,
-    caller_registry,
-    json_object,
-    new_id,
-    only,
-    refused,
-    source_status,
-)
+from hub.web.scoped import caller_registry, json_object, new_id, only, source_status
 
 CAMERA_FIELDS = frozenset(
     {

@@ -8,7 +8,6 @@ recorded in the audit log (`clip.export`) before the first byte goes out.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -19,6 +18,7 @@ from hub.clips import ClipRecord, ClipService, ClipState, TooManyClips
 from hub.registry import explain
 from hub.sharing import Use
 from hub.streams.privacy import PrivacyMask, privacy_mask
+from hub.web.answers import answer, refused
 from hub.web.audit import record_view
 from hub.web.auth import Access, needs, principal_of
 from hub.web.keys import hub_key
@@ -43,18 +43,10 @@ class ClipRequest(BaseModel):
     incident_id: str | None = Field(None, max_length=64, description="The incident it is for.")
 
 
-def _error(status: type[web.HTTPException], message: str) -> web.HTTPException:
-    return status(text=json.dumps({"error": message}), content_type="application/json")
-
-
-def _answer(data: dict[str, Any], status: int = 200, **headers: str) -> web.Response:
-    return web.json_response(data, status=status, headers={"Cache-Control": "no-store", **headers})
-
-
 def _service(request: web.Request) -> ClipService:
     clips = request.app[hub_key].clips
     if clips is None:
-        raise _error(web.HTTPServiceUnavailable, "the hub is starting or stopping; try again")
+        raise refused(503, "the hub is starting or stopping; try again")
     return clips
 
 
@@ -70,9 +62,9 @@ async def _camera(request: web.Request, camera_id: str) -> CameraRecord:
     owner = principal_of(request).owner
     camera = await request.app[hub_key].registry.get_camera(camera_id)
     if owner is not None and (camera is None or camera.owner != owner):
-        raise _error(web.HTTPNotFound, f"{owner} has no camera {camera_id!r}")
+        raise refused(404, f"{owner} has no camera {camera_id!r}")
     if camera is None:
-        raise _error(web.HTTPNotFound, f"no camera {camera_id!r}")
+        raise refused(404, f"no camera {camera_id!r}")
     return camera
 
 
@@ -82,7 +74,7 @@ async def _clip(request: web.Request) -> ClipRecord:
     clip = await _service(request).catalog.get(clip_id)
     owner = principal_of(request).owner
     if clip is None or (owner is not None and clip.owner_id != owner):
-        raise _error(web.HTTPNotFound, f"no clip {clip_id!r}")
+        raise refused(404, f"no clip {clip_id!r}")
     return clip
 
 
@@ -92,7 +84,7 @@ async def _allowed(request: web.Request, camera: CameraRecord) -> None:
         camera, Use.CLIP, owner=principal_of(request).owner
     )
     if not decision.allowed:
-        raise _error(web.HTTPForbidden, f"no clips of camera {camera.id!r}: {decision.reason}")
+        raise refused(403, f"no clips of camera {camera.id!r}: {decision.reason}")
 
 
 def _privacy(request: web.Request, camera: CameraRecord) -> PrivacyMask | None:
@@ -100,8 +92,8 @@ def _privacy(request: web.Request, camera: CameraRecord) -> PrivacyMask | None:
     try:
         mask = privacy_mask(camera.options)
     except ValueError as exc:
-        raise _error(
-            web.HTTPConflict,
+        raise refused(
+            409,
             f"camera {camera.id!r} has malformed privacy masks ({exc}): fix them first",
         ) from None
     return None if mask is not None and _mask_lifted(request, camera) else mask
@@ -118,22 +110,22 @@ async def _request(request: web.Request) -> ClipRequest:
     except (ValueError, UnicodeDecodeError):
         data = None
     if not isinstance(data, dict):
-        raise _error(web.HTTPBadRequest, 'the body must be a JSON object, such as {"pre": 5}')
+        raise refused(400, 'the body must be a JSON object, such as {"pre": 5}')
     try:
         wanted = ClipRequest.model_validate(data)
     except ValidationError as exc:
-        raise _error(web.HTTPBadRequest, explain(exc)) from None
+        raise refused(400, explain(exc)) from None
     pre_roll = request.app[hub_key].config.hub.streams.pre_roll
     if wanted.pre is None:
         wanted.pre = pre_roll
     if wanted.pre > pre_roll:
-        raise _error(
-            web.HTTPBadRequest,
+        raise refused(
+            400,
             f"pre must be at most {pre_roll:g} s: the hub keeps that much before now"
             " (hub.streams.pre_roll)",
         )
     if wanted.pre + wanted.post <= 0:
-        raise _error(web.HTTPBadRequest, "pre and post are both 0: the clip would be empty")
+        raise refused(400, "pre and post are both 0: the clip would be empty")
     return wanted
 
 
@@ -145,8 +137,8 @@ async def cut_clip(request: web.Request) -> web.Response:
     hub = request.app[hub_key]
     service = _service(request)
     if hub.streams is None or camera.id not in hub.streams.workers:
-        raise _error(
-            web.HTTPConflict,
+        raise refused(
+            409,
             f"camera {camera.id!r} is not being watched (disabled, or the stream engine is off):"
             " there is nothing to cut a clip from",
         )
@@ -164,8 +156,8 @@ async def cut_clip(request: web.Request) -> web.Response:
             incident_id=wanted.incident_id,
         )
     except TooManyClips as exc:
-        raise _error(web.HTTPTooManyRequests, str(exc)) from None
-    return _answer(_shown(clip), status=202, Location=f"/api/clips/{clip.id}")
+        raise refused(429, str(exc)) from None
+    return answer(_shown(clip), 202, headers={"Location": f"/api/clips/{clip.id}"})
 
 
 @needs(Access.CLIPS_EXPORT)
@@ -174,19 +166,19 @@ async def list_clips(request: web.Request) -> web.Response:
     try:
         limit = int(request.query.get("limit") or 100)
     except ValueError:
-        raise _error(web.HTTPBadRequest, "limit must be a whole number") from None
+        raise refused(400, "limit must be a whole number") from None
     found = await _service(request).catalog.find(
         owner=principal_of(request).owner,
         camera=request.query.get("camera") or None,
         limit=limit,
     )
-    return _answer({"clips": [_shown(clip) for clip in found]})
+    return answer({"clips": [_shown(clip) for clip in found]})
 
 
 @needs(Access.CLIPS_EXPORT)
 async def get_clip(request: web.Request) -> web.Response:
     """`GET /api/clips/{clip_id}`: one clip's state and metadata."""
-    return _answer(_shown(await _clip(request)))
+    return answer(_shown(await _clip(request)))
 
 
 @needs(Access.CLIPS_EXPORT)
@@ -194,26 +186,26 @@ async def clip_video(request: web.Request) -> web.StreamResponse:
     """`GET /api/clips/{clip_id}/video`: the MP4, after the agreement and the audit log."""
     clip = await _clip(request)
     if clip.state is ClipState.CUTTING:
-        raise _error(web.HTTPConflict, f"clip {clip.id} is still being cut; ask again shortly")
+        raise refused(409, f"clip {clip.id} is still being cut; ask again shortly")
     if clip.state is ClipState.FAILED or clip.path is None:
-        raise _error(web.HTTPConflict, f"clip {clip.id} failed: {clip.error or 'no file'}")
+        raise refused(409, f"clip {clip.id} failed: {clip.error or 'no file'}")
     camera = await request.app[hub_key].registry.get_camera(clip.camera_id)
     if camera is None:
-        raise _error(
-            web.HTTPConflict,
+        raise refused(
+            409,
             f"camera {clip.camera_id!r} is no longer in the registry, so no sharing agreement"
             " can allow its clip",
         )
     await _allowed(request, camera)
     if not clip.masked and _privacy(request, camera) is not None:
         # Cut while a lift was in force (or before masks were added): out only during a lift.
-        raise _error(
-            web.HTTPForbidden,
+        raise refused(
+            403,
             f"clip {clip.id} is not masked and camera {camera.id!r} is masked now (its mask"
             " lift ended, or masks were added since): cut a new, masked clip",
         )
     if not clip.path.is_file():
-        raise _error(web.HTTPGone, f"clip {clip.id}'s file is gone (purged by retention?)")
+        raise refused(410, f"clip {clip.id}'s file is gone (purged by retention?)")
     details: dict[str, Any] = {"clip": clip.id, "masked": clip.masked}
     if not clip.masked and _mask_lifted(request, camera):
         details["mask_lifted"] = True

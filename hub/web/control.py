@@ -32,6 +32,7 @@ from hub.vendors import (
     Unsupported,
     VendorError,
 )
+from hub.web.answers import answer, error_answer
 from hub.web.audit import purpose_of
 from hub.web.auth import Access, needs, principal_of
 from hub.web.keys import hub_key
@@ -157,12 +158,6 @@ async def _close(session: DeviceSession) -> None:
 ptz_sessions_key = web.AppKey("ptz_sessions", PtzSessions)
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response(
-        {"error": message}, status=status, headers={"Cache-Control": "no-store"}
-    )
-
-
 async def _movable(
     request: web.Request, use_label: str
 ) -> tuple[Hub, CameraRecord, DeviceVendor] | web.Response:
@@ -172,19 +167,19 @@ async def _movable(
     camera_id = request.match_info["camera_id"]
     camera = await hub.registry.get_camera(camera_id)
     if principal.owner is not None and (camera is None or camera.owner != principal.owner):
-        return _error(404, f"{principal.owner} has no camera {camera_id!r}")
+        return error_answer(404, f"{principal.owner} has no camera {camera_id!r}")
     if camera is None:
-        return _error(404, f"no camera {camera_id!r}")
+        return error_answer(404, f"no camera {camera_id!r}")
     vendor = hub.vendors.get(camera.vendor)
     if not isinstance(vendor, DeviceVendor):
-        return _error(
+        return error_answer(
             409,
             f"this camera cannot move: its vendor {camera.vendor!r} does not talk to the "
             "device itself (PTZ needs a device vendor such as hikvision, dahua or onvif)",
         )
     decision = await hub.sharing.decide(camera, Use.LIVE, owner=principal.owner)
     if not decision.allowed:
-        return _error(
+        return error_answer(
             403,
             f"{use_label} {camera.name!r} is not allowed: its sharing agreement does not "
             f"allow live use now ({decision.reason})",
@@ -194,10 +189,10 @@ async def _movable(
 
 def _device_error(camera: CameraRecord, exc: VendorError) -> web.Response:
     if isinstance(exc, Unsupported):
-        return _error(409, f"this camera cannot move: {exc}")
+        return error_answer(409, f"this camera cannot move: {exc}")
     problem = "refused the credentials" if isinstance(exc, AuthenticationFailed) else "failed"
     log.warning("PTZ on camera %s %s: %s", camera.name, problem, exc, extra={"camera": camera.id})
-    return _error(502, f"the device of camera {camera.name!r} {problem}: {exc}")
+    return error_answer(502, f"the device of camera {camera.name!r} {problem}: {exc}")
 
 
 @needs(Access.CAMERAS_CONTROL)
@@ -210,16 +205,16 @@ async def move(request: web.Request) -> web.Response:
     try:
         body = await request.json()
     except ValueError:
-        return _error(400, "send a JSON object: {pan, tilt, zoom, seconds} or {preset}")
+        return error_answer(400, "send a JSON object: {pan, tilt, zoom, seconds} or {preset}")
     if not isinstance(body, dict):
-        return _error(400, "send a JSON object: {pan, tilt, zoom, seconds} or {preset}")
+        return error_answer(400, "send a JSON object: {pan, tilt, zoom, seconds} or {preset}")
     try:
         wanted = PtzRequest.model_validate(body)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
         )
-        return _error(400, f"not a PTZ move: {problems}")
+        return error_answer(400, f"not a PTZ move: {problems}")
     # Recorded before the device is told: a store that cannot record moves nothing.
     await hub.audit.append(
         Action.PTZ_MOVE,
@@ -241,7 +236,7 @@ async def move(request: web.Request) -> web.Response:
         return _device_error(camera, exc)
     finally:
         sessions.release(camera.id, entry, (command.timeout or 0.0) + LINGER)
-    return web.json_response({"camera": camera.id, **wanted.details()})
+    return answer({"camera": camera.id, **wanted.details()})
 
 
 @needs(Access.CAMERAS_CONTROL)
@@ -261,9 +256,8 @@ async def presets(request: web.Request) -> web.Response:
         return _device_error(camera, exc)
     finally:
         sessions.release(camera.id, entry, LINGER)
-    return web.json_response(
-        {"camera": camera.id, "presets": [{"id": p.token, "name": p.name} for p in stored]},
-        headers={"Cache-Control": "no-store"},
+    return answer(
+        {"camera": camera.id, "presets": [{"id": p.token, "name": p.name} for p in stored]}
     )
 
 

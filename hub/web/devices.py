@@ -24,9 +24,10 @@ from hub.vendors import (
     Unsupported,
     VendorError,
 )
+from hub.web.answers import answer, refused
 from hub.web.auth import Access, needs, principal_of
 from hub.web.keys import hub_key
-from hub.web.scoped import answer, caller_registry, json_object, only, refused
+from hub.web.scoped import caller_registry, json_object, only
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +13,7 @@ from hub.access import PrincipalKind
 from hub.incidents.model import IncidentState
 from hub.incidents.service import IncidentService
 from hub.store.models import IncidentRow
+from hub.web.answers import answer, error_answer, refused
 from hub.web.auth import Access, needs, principal_of
 from hub.web.keys import hub_key
 
@@ -43,10 +43,7 @@ _PAGE_WORDS = {
 def _service(request: web.Request) -> IncidentService:
     service = request.app[hub_key].incidents
     if service is None:
-        raise web.HTTPServiceUnavailable(
-            text=json.dumps({"error": "incidents are not configured (no rules)"}),
-            content_type="application/json",
-        )
+        raise refused(503, "incidents are not configured (no rules)")
     return service
 
 
@@ -58,10 +55,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         data = None
     if not isinstance(data, dict):
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "the body must be a JSON object"}),
-            content_type="application/json",
-        )
+        raise refused(400, "the body must be a JSON object")
     return data
 
 
@@ -92,16 +86,16 @@ async def list_incidents(request: web.Request) -> web.Response:
     service = _service(request)
     state = request.query.get("state")
     if state is not None and state not in {s.value for s in IncidentState}:
-        return web.json_response({"error": f"unknown state {state!r}"}, status=400)
+        return error_answer(400, f"unknown state {state!r}")
     try:
         limit = min(1000, max(1, int(request.query.get("limit", "100"))))
     except ValueError:
-        return web.json_response({"error": "limit must be a whole number"}, status=400)
+        return error_answer(400, "limit must be a whole number")
     principal = principal_of(request)
     found = await service.outbox.incidents(
         state, limit, alerted=principal.responder, owner=principal.owner
     )
-    return web.json_response({"incidents": found})
+    return answer({"incidents": found})
 
 
 async def _change(request: web.Request, action: str) -> web.Response:
@@ -117,29 +111,22 @@ async def _change(request: web.Request, action: str) -> web.Response:
     stored = await service.outbox.incident(incident_id) if held is None else None
     # Another owner's incident looks like no incident at all.
     if (held is None and stored is None) or await _owned_by_another(request, incident_id):
-        return web.json_response({"error": f"no incident {incident_id!r}"}, status=404)
+        return error_answer(404, f"no incident {incident_id!r}")
     responder = principal.responder
     if responder is not None and not await service.outbox.was_alerted(incident_id, responder):
-        return web.json_response(
-            {"error": f"incident {incident_id!r} was not sent to {responder}"}, status=403
-        )
+        return error_answer(403, f"incident {incident_id!r} was not sent to {responder}")
     if held is None:
         state = stored["state"] if stored is not None else "closed"
-        return web.json_response(
-            {"error": f"incident {incident_id!r} is already {state}"}, status=409
-        )
+        return error_answer(409, f"incident {incident_id!r} is already {state}")
     if action == "ack":
         if held.state is not IncidentState.TRIGGERED:
             who = held.acknowledged_by or "someone"
-            return web.json_response(
-                {"error": f"incident {incident_id!r} was already acknowledged by {who}"},
-                status=409,
-            )
+            return error_answer(409, f"incident {incident_id!r} was already acknowledged by {who}")
         await service.acknowledge(incident_id, by)
     else:
         reason = _name(body.get("reason"), "resolved")
         await service.resolve(incident_id, by, reason)
-    return web.json_response({"incident": await service.outbox.incident(incident_id)})
+    return answer({"incident": await service.outbox.incident(incident_id)})
 
 
 @needs(Access.INCIDENTS_ACK)

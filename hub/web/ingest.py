@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aiohttp import web
 
 from hub.ingest import MAX_BODY, MAX_EVENTS, IngestRefused, WebhookIngest
 from hub.registry import CameraRecord
+from hub.web.answers import answer, error_answer
 from hub.web.auth import Access, needs, principal_of
 from hub.web.keys import hub_key
 
 ingest_key = web.AppKey("ingest", WebhookIngest)
 
 SHAPE = 'send a JSON object: {"events": [{"id": ..., "type": ..., "camera": ...}, ...]}'
-
-
-def _answer(data: dict[str, Any], status: int = 200, **headers: str) -> web.Response:
-    return web.json_response(data, status=status, headers={"Cache-Control": "no-store", **headers})
 
 
 def _no_constants(name: str) -> object:
@@ -75,11 +71,11 @@ async def ingest_events(request: web.Request) -> web.Response:
         outcomes = await request.app[ingest_key].receive(principal_of(request), sent)
     except IngestRefused as refused:
         headers = {"Retry-After": str(refused.retry_after)} if refused.retry_after else {}
-        return _answer({"error": refused.reason}, refused.status, **headers)
+        return error_answer(refused.status, refused.reason, headers=headers)
     counts = {status: 0 for status in ("accepted", "duplicate", "rejected")}
     for outcome in outcomes:
         counts[outcome.status] += 1
-    return _answer({**counts, "results": [outcome.as_dict() for outcome in outcomes]})
+    return answer({**counts, "results": [outcome.as_dict() for outcome in outcomes]})
 
 
 def add_ingest_routes(app: web.Application) -> None:

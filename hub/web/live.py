@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from aiohttp import web
 
 from hub.audit import Action
 from hub.sharing import Decision, Use
+from hub.web.answers import refused
 from hub.web.audit import record_view
 from hub.web.auth import Access, needs, principal_of
 from hub.web.keys import hub_key
@@ -42,14 +42,6 @@ CUT_GRACE = 0.5
 """Seconds a cut view's last write may take before the connection is closed under it."""
 
 
-def _error(status: type[web.HTTPException], message: str, **extra: str) -> web.HTTPException:
-    return status(
-        text=json.dumps({"error": message, **extra}),
-        content_type="application/json",
-        headers={"Cache-Control": "no-store"},
-    )
-
-
 def _part(jpeg: bytes) -> bytes:
     head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
     return head.encode("ascii") + jpeg + b"\r\n"
@@ -64,16 +56,16 @@ async def live(request: web.Request) -> web.StreamResponse:
     camera = await hub.registry.get_camera(camera_id)
     if owner is not None and (camera is None or camera.owner != owner):
         # Another owner's camera looks like no camera: its id tells nothing either.
-        raise _error(web.HTTPNotFound, f"{owner} has no camera {camera_id!r}")
+        raise refused(404, f"{owner} has no camera {camera_id!r}")
     if camera is None:
-        raise _error(web.HTTPNotFound, f"no camera {camera_id!r}")
+        raise refused(404, f"no camera {camera_id!r}")
     decision = await hub.sharing.decide(camera, Use.LIVE, owner=owner)
     if not decision.allowed:
-        raise _error(web.HTTPForbidden, decision.reason, sharing=decision.level.value)
+        raise refused(403, decision.reason, fields={"sharing": decision.level.value})
     streams = hub.streams
     if streams is None or camera.id not in streams.workers:
-        raise _error(
-            web.HTTPConflict,
+        raise refused(
+            409,
             f"camera {camera.id!r} is not being watched (disabled, or the stream engine is off):"
             " there is no live picture",
         )
@@ -84,8 +76,8 @@ async def live(request: web.Request) -> web.StreamResponse:
     try:
         first = await _first_picture(viewer)
         if first is None:
-            raise _error(
-                web.HTTPServiceUnavailable,
+            raise refused(
+                503,
                 f"camera {camera.id!r} sent no picture within {FIRST_PICTURE:g} s: it may be"
                 " offline (see its health in GET /api/cameras); try again later",
             )

@@ -10,6 +10,7 @@ from aiohttp import web
 from hub.access.audit import SignedIn, SignedOut, SignInRefused
 from hub.access.users import NAME, User, normal_name
 from hub.events import Context
+from hub.web.answers import answer, error_answer
 from hub.web.auth import (
     SECURE_SESSION_COOKIE,
     SESSION_COOKIE,
@@ -24,10 +25,6 @@ log = logging.getLogger(__name__)
 
 WRONG = "wrong name or password"
 """The one answer to every failed sign-in: unknown name, wrong password and disabled alike."""
-
-
-def _answer(data: dict[str, object], status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, headers={"Cache-Control": "no-store"})
 
 
 async def _credentials(request: web.Request) -> tuple[str, str] | None:
@@ -48,10 +45,10 @@ async def login(request: web.Request) -> web.Response:
     """`POST /api/login` with `{"name", "password"}`: a session cookie for the browser."""
     guard = request.app[guard_key]
     if not guard.same_origin(request):
-        return _answer({"error": "refused: the request came from another site's page"}, 403)
+        return error_answer(403, "refused: the request came from another site's page")
     given = await _credentials(request)
     if given is None:
-        return _answer({"error": 'send JSON: {"name": ..., "password": ...}'}, 400)
+        return error_answer(400, 'send JSON: {"name": ..., "password": ...}')
     # A name is at most 64 characters; longer text is cut so that the throttle's keys stay small.
     name, password = normal_name(given[0])[:100], given[1]
     address = request.remote or "unknown"
@@ -59,17 +56,17 @@ async def login(request: web.Request) -> web.Response:
     if wait > 0:
         seconds = math.ceil(wait)
         await _refused(guard, name, address, "waiting")
-        return web.json_response(
-            {"error": f"too many failed sign-ins: try again in {seconds} s"},
-            status=429,
-            headers={"Retry-After": str(seconds), "Cache-Control": "no-store"},
+        return error_answer(
+            429,
+            f"too many failed sign-ins: try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
         )
     user = await guard.accounts.users.sign_in(name, password)
     if user is None:
         guard.throttle.failed(name, address)
         log.info("sign-in refused from %s", address)
         await _refused(guard, name, address, WRONG)
-        return _answer({"error": WRONG}, 401)
+        return error_answer(401, WRONG)
     guard.throttle.succeeded(name)
     return await start_session(request, user)
 
@@ -86,7 +83,7 @@ async def start_session(request: web.Request, user: User, status: int = 200) -> 
             data={"user": user.name, "role": user.role.value, "address": address},
         )
     )
-    response = _answer({"user": user.principal().as_dict(), "expires": expires.isoformat()}, status)
+    response = answer({"user": user.principal().as_dict(), "expires": expires.isoformat()}, status)
     response.set_cookie(
         guard.cookie_name(request),
         cookie,
@@ -117,7 +114,7 @@ async def logout(request: web.Request) -> web.Response:
     """`POST /api/logout`: the session ends on the hub, and the browser forgets its cookie."""
     guard = request.app[guard_key]
     if not guard.same_origin(request):
-        return _answer({"error": "refused: the request came from another site's page"}, 403)
+        return error_answer(403, "refused: the request came from another site's page")
     cookie = guard.session_cookie(request)
     user_id = await guard.accounts.sessions.close(cookie) if cookie else None
     if user_id is not None:
@@ -125,7 +122,7 @@ async def logout(request: web.Request) -> web.Response:
         await guard.audit(
             SignedOut.create(context=Context(user_id=user_id), data={"address": address})
         )
-    response = _answer({"signed_out": user_id is not None})
+    response = answer({"signed_out": user_id is not None})
     for name in (SESSION_COOKIE, SECURE_SESSION_COOKIE):
         if name in request.cookies:
             response.del_cookie(name, path="/", secure=name == SECURE_SESSION_COOKIE)
@@ -135,7 +132,7 @@ async def logout(request: web.Request) -> web.Response:
 @needs(Access.SIGNED_IN)
 async def me(request: web.Request) -> web.Response:
     """`GET /api/me`: who the caller is and what it may do."""
-    return _answer(principal_of(request).as_dict())
+    return answer(principal_of(request).as_dict())
 
 
 def add_login_routes(app: web.Application) -> None:

@@ -9,42 +9,20 @@ The rules themselves live in hub/masks; this module turns them into answers.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aiohttp import web
 
 from hub.access import Principal
 from hub.audit import Actor
 from hub.masks import MAX_MINUTES, LiftRefused, LiftState, MaskLifts
+from hub.web.answers import answer, refused
 from hub.web.auth import Access, needs, principal_of
 from hub.web.keys import hub_key
-
-_STATUS: dict[int, type[web.HTTPException]] = {
-    400: web.HTTPBadRequest,
-    403: web.HTTPForbidden,
-    404: web.HTTPNotFound,
-    409: web.HTTPConflict,
-    503: web.HTTPServiceUnavailable,
-}
-
-
-def _error(status: int, message: str) -> web.HTTPException:
-    return _STATUS[status](
-        text=json.dumps({"error": message}),
-        content_type="application/json",
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-def _answer(data: Any, status: int = 200, **headers: str) -> web.Response:
-    return web.json_response(data, status=status, headers={"Cache-Control": "no-store", **headers})
 
 
 def _service(request: web.Request) -> MaskLifts:
     masks = request.app[hub_key].masks
     if masks is None:
-        raise _error(503, "the hub is starting or stopping: ask again in a moment")
+        raise refused(503, "the hub is starting or stopping: ask again in a moment")
     return masks
 
 
@@ -59,16 +37,16 @@ async def _body(request: web.Request) -> tuple[str, int]:
     except (ValueError, UnicodeDecodeError):
         data = None
     if not isinstance(data, dict):
-        raise _error(400, 'send a JSON object such as {"reason": "...", "minutes": 15}')
+        raise refused(400, 'send a JSON object such as {"reason": "...", "minutes": 15}')
     unknown = sorted(set(data) - {"reason", "minutes"})
     if unknown:
-        raise _error(400, f"unknown field(s) {', '.join(unknown)}: give reason and minutes")
+        raise refused(400, f"unknown field(s) {', '.join(unknown)}: give reason and minutes")
     reason = data.get("reason")
     if not isinstance(reason, str) or not reason.strip():
-        raise _error(400, "reason is required: say why the camera must be seen without its masks")
+        raise refused(400, "reason is required: say why the camera must be seen without its masks")
     minutes = data.get("minutes")
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_MINUTES:
-        raise _error(400, f"minutes must be a whole number from 1 to {MAX_MINUTES}")
+        raise refused(400, f"minutes must be a whole number from 1 to {MAX_MINUTES}")
     return reason, minutes
 
 
@@ -80,9 +58,9 @@ async def request_lift(request: web.Request) -> web.Response:
     caller = principal_of(request)
     camera = await hub.registry.get_camera(camera_id)
     if caller.owner is not None and (camera is None or camera.owner != caller.owner):
-        raise _error(404, f"{caller.owner} has no camera {camera_id!r}")
+        raise refused(404, f"{caller.owner} has no camera {camera_id!r}")
     if camera is None:
-        raise _error(404, f"no camera {camera_id!r}")
+        raise refused(404, f"no camera {camera_id!r}")
     reason, minutes = await _body(request)
     masks = _service(request)
     try:
@@ -95,9 +73,11 @@ async def request_lift(request: web.Request) -> web.Response:
             source=request.remote,
         )
     except LiftRefused as exc:
-        raise _error(exc.status, str(exc)) from None
-    return _answer(
-        lift.as_dict(masks.now()), status=201, Location=f"/api/mask-lifts?camera={camera.id}"
+        raise refused(exc.status, str(exc)) from None
+    return answer(
+        lift.as_dict(masks.now()),
+        201,
+        headers={"Location": f"/api/mask-lifts?camera={camera.id}"},
     )
 
 
@@ -111,8 +91,8 @@ async def _decide(request: web.Request, approve: bool) -> web.Response:
             lift_id, actor=Actor.of(caller), person=person(caller), source=request.remote
         )
     except LiftRefused as exc:
-        raise _error(exc.status, str(exc)) from None
-    return _answer(lift.as_dict(masks.now()))
+        raise refused(exc.status, str(exc)) from None
+    return answer(lift.as_dict(masks.now()))
 
 
 @needs(Access.MASKS_APPROVE)
@@ -138,16 +118,16 @@ async def list_lifts(request: web.Request) -> web.Response:
             states.append(LiftState(name.strip()))
         except ValueError:
             known = ", ".join(state.value for state in LiftState)
-            raise _error(400, f"unknown state {name!r} (known: {known})") from None
+            raise refused(400, f"unknown state {name!r} (known: {known})") from None
     try:
         limit = int(query.get("limit") or 100)
     except ValueError:
-        raise _error(400, "limit must be a whole number") from None
+        raise refused(400, "limit must be a whole number") from None
     found = await masks.find(
         states=states, camera_id=query.get("camera") or None, limit=max(1, min(limit, 1000))
     )
     now = masks.now()
-    return _answer({"lifts": [lift.as_dict(now) for lift in found]})
+    return answer({"lifts": [lift.as_dict(now) for lift in found]})
 
 
 def add_mask_routes(app: web.Application) -> None:

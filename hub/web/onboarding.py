@@ -22,12 +22,13 @@ from hub.access.invites import DEFAULT_DAYS
 from hub.access.throttle import Limit
 from hub.audit import Action, Actor, ActorKind
 from hub.registry import OwnerInput, RegistryError, explain
+from hub.web.answers import answer, refused
 from hub.web.auth import Access, guard_key, needs, principal_of
 from hub.web.cameras import add_camera_routes
 from hub.web.devices import add_device_routes
 from hub.web.keys import hub_key
 from hub.web.login import start_session
-from hub.web.scoped import answer, json_object, only, refused
+from hub.web.scoped import json_object, only
 from hub.web.sites import add_site_routes
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ def _throttled(request: web.Request) -> str:
         raise refused(
             429,
             f"too many unknown invitation links: try again in {seconds} s",
-            **{"Retry-After": str(seconds)},
+            headers={"Retry-After": str(seconds)},
         )
     return address
 

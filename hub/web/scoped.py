@@ -1,4 +1,4 @@
-"""What the registry routes share: JSON in and out, and the registry as one caller may change it.
+"""What the registry routes share: JSON bodies in, and the registry as one caller may change it.
 
 An owner's user changes its own owner's sites and cameras only; another owner's look like none
 at all (404). Every change is published on the bus in the caller's name, so that the audit log
@@ -7,8 +7,6 @@ records who made it.
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 import unicodedata
 from collections.abc import Collection
@@ -29,38 +27,8 @@ from hub.registry import (
     SiteRecord,
 )
 from hub.runtime import Hub
+from hub.web.answers import refused
 from hub.web.keys import hub_key
-
-_dumps = functools.partial(json.dumps, default=str)
-
-_STATUS: dict[int, type[web.HTTPException]] = {
-    400: web.HTTPBadRequest,
-    403: web.HTTPForbidden,
-    404: web.HTTPNotFound,
-    409: web.HTTPConflict,
-    410: web.HTTPGone,
-    415: web.HTTPUnsupportedMediaType,
-    422: web.HTTPUnprocessableEntity,
-    429: web.HTTPTooManyRequests,
-    502: web.HTTPBadGateway,
-    504: web.HTTPGatewayTimeout,
-}
-
-
-def answer(data: Any, status: int = 200) -> web.Response:
-    """A JSON answer that no cache keeps; datetimes and other plain values written as text."""
-    return web.json_response(
-        data, status=status, dumps=_dumps, headers={"Cache-Control": "no-store"}
-    )
-
-
-def refused(status: int, message: str, **headers: str) -> web.HTTPException:
-    """An error answer to raise: `{"error": message}` with `status`."""
-    return _STATUS[status](
-        text=json.dumps({"error": message}),
-        content_type="application/json",
-        headers={"Cache-Control": "no-store", **headers},
-    )
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:

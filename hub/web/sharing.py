@@ -7,7 +7,6 @@ answered 404, as if it did not exist. Every change is recorded in the audit log
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -16,24 +15,15 @@ from aiohttp import web
 from hub.audit import Action, Actor
 from hub.sharing.agreements import AgreementError, SharingAgreement, parse_draft, parse_reason
 from hub.sharing.policy import AgreementPolicy
+from hub.web.answers import answer, refused
 from hub.web.auth import Access, needs, principal_of
 from hub.web.keys import hub_key
-
-_HEADERS = {"Cache-Control": "no-store"}
-
-
-def _error(status: int, message: str) -> web.HTTPException:
-    kind = {400: web.HTTPBadRequest, 403: web.HTTPForbidden, 404: web.HTTPNotFound}[status]
-    return kind(text=json.dumps({"error": message}), content_type="application/json")
 
 
 def _policy(request: web.Request) -> AgreementPolicy:
     policy = request.app[hub_key].sharing
     if not isinstance(policy, AgreementPolicy):
-        raise web.HTTPServiceUnavailable(
-            text=json.dumps({"error": "the hub is not started: no sharing agreements yet"}),
-            content_type="application/json",
-        )
+        raise refused(503, "the hub is not started: no sharing agreements yet")
     return policy
 
 
@@ -43,7 +33,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         data = None
     if not isinstance(data, dict):
-        raise _error(400, "the body must be a JSON object")
+        raise refused(400, "the body must be a JSON object")
     return data
 
 
@@ -59,7 +49,7 @@ async def list_agreements(request: web.Request) -> web.Response:
     if camera_id is not None:
         cameras = [camera for camera in cameras if camera.id == camera_id]
         if not cameras:
-            return web.json_response({"agreements": [], "cameras": []}, headers=_HEADERS)
+            return answer({"agreements": [], "cameras": []})
         owner = cameras[0].owner  # the owner-wide agreements that cover it are its owner's
     now = policy.now()
     kinds = {found.id: found.kind for found in await hub.registry.list_owners()}
@@ -78,10 +68,7 @@ async def list_agreements(request: web.Request) -> web.Response:
             }
         )
     agreements = policy.agreements(owner=owner, camera=camera_id)
-    return web.json_response(
-        {"agreements": [a.as_dict(now) for a in agreements], "cameras": levels},
-        headers=_HEADERS,
-    )
+    return answer({"agreements": [a.as_dict(now) for a in agreements], "cameras": levels})
 
 
 @needs(Access.SHARING_WRITE)
@@ -94,32 +81,31 @@ async def make_agreement(request: web.Request) -> web.Response:
     if principal.owner is not None:
         given = body.get("owner", principal.owner)
         if given != principal.owner:
-            raise _error(403, f"you act for {principal.owner}: make agreements for it only")
+            raise refused(403, f"you act for {principal.owner}: make agreements for it only")
         body = {**body, "owner": principal.owner}
     try:
         draft = parse_draft(body, hub.config.hub.timezone, policy.now())
     except AgreementError as exc:
-        raise _error(400, str(exc)) from None
+        raise refused(400, str(exc)) from None
     if await hub.registry.get_owner(draft.owner) is None:
-        raise _error(400, f"no owner {draft.owner!r}: register the owner first")
+        raise refused(400, f"no owner {draft.owner!r}: register the owner first")
     if draft.camera is not None:
         camera = await hub.registry.get_camera(draft.camera)
         if principal.owner is not None and (camera is None or camera.owner != principal.owner):
-            raise _error(404, f"{principal.owner} has no camera {draft.camera!r}")
+            raise refused(404, f"{principal.owner} has no camera {draft.camera!r}")
         if camera is None:
-            raise _error(400, f"no camera {draft.camera!r}: register the camera first")
+            raise refused(400, f"no camera {draft.camera!r}: register the camera first")
         if camera.owner != draft.owner:
-            raise _error(
+            raise refused(
                 400,
                 f"camera {draft.camera!r} belongs to {camera.owner}, not {draft.owner}: "
                 "an agreement covers only its owner's cameras",
             )
     made, superseded = await policy.make(draft, principal.name)
     await _record(request, made, "changed" if superseded else "made", superseded=superseded)
-    return web.json_response(
+    return answer(
         {"agreement": made.as_dict(policy.now()), "supersedes": [old.id for old in superseded]},
-        status=201,
-        headers=_HEADERS,
+        201,
     )
 
 
@@ -131,16 +117,16 @@ async def revoke_agreement(request: web.Request) -> web.Response:
     agreement_id = request.match_info["agreement_id"]
     found = policy.get(agreement_id)
     if found is None or (principal.owner is not None and found.owner != principal.owner):
-        raise _error(404, f"no sharing agreement {agreement_id!r}")
+        raise refused(404, f"no sharing agreement {agreement_id!r}")
     try:
         reason = parse_reason(await _body(request))
         revoked = await policy.revoke(agreement_id, principal.name, reason)
     except AgreementError as exc:
-        raise _error(400, str(exc)) from None
+        raise refused(400, str(exc)) from None
     if revoked is None:
-        raise _error(404, f"no sharing agreement {agreement_id!r}")
+        raise refused(404, f"no sharing agreement {agreement_id!r}")
     await _record(request, revoked, "revoked", reason=reason)
-    return web.json_response({"agreement": revoked.as_dict(policy.now())}, headers=_HEADERS)
+    return answer({"agreement": revoked.as_dict(policy.now())})
 
 
 async def _record(

@@ -9,18 +9,10 @@ from pydantic import ValidationError
 
 from hub.events import SiteAdded, SiteRemoved, SiteUpdated
 from hub.registry import RegistryError, SiteInput, SiteRecord, explain
+from hub.web.answers import answer, refused
 from hub.web.auth import Access, needs, principal_of
 from hub.web.keys import hub_key
-from hub.web.scoped import (
-    CallerRegistry,
-    answer,
-    caller_registry,
-    json_object,
-    new_id,
-    only,
-    refused,
-    source_status,
-)
+from hub.web.scoped import CallerRegistry, caller_registry, json_object, new_id, only, source_status
 
 SITE_FIELDS = frozenset({"id", "name", "address", "lat", "lon", "owner_id"})
 CHANGEABLE = SITE_FIELDS - {"id"}
