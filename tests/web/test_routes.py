@@ -66,6 +66,9 @@ async def call(http: aiohttp.ClientSession, route: Route, base: str, **headers: 
     async with http.request(route.method, route.url(base), json={}, headers=headers) as answer:
         if answer.status == 401:
             assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        if route.path.startswith("/api/") and answer.content_type == "application/json":
+            # API answers hold owner data: neither a browser nor a proxy may keep one
+            assert answer.headers.get("Cache-Control") == "no-store", (route, answer.status)
         return answer.status
 
 
