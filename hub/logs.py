@@ -16,10 +16,12 @@ CONTEXT_FIELDS = ("plugin", "camera", "owner", "subscriber", "event_type", "path
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 _REDACTED = "***"
+_INVITE_LINK = re.compile(r"(/invites?/)[A-Za-z0-9_-]{40,}")
+"""An invitation link's token (hub/access/invites.py): the link is a password until used."""
 
 
 class SecretRedactor(logging.Filter):
-    """Scrubs known secret values and URL credentials from every record before it is written."""
+    """Scrubs known secret values, URL credentials and invitation links from every record."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -32,8 +34,9 @@ class SecretRedactor(logging.Filter):
             self._secrets = self._secrets | {v for v in values if v and len(v) >= 4}
 
     def redact(self, text: str) -> str:
-        """Return `text` with secrets and URL user info replaced."""
+        """Return `text` with secrets, URL user info and invitation tokens replaced."""
         text = _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{_REDACTED}@", text)
+        text = _INVITE_LINK.sub(rf"\1{_REDACTED}", text)
         for secret in sorted(self._secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, _REDACTED)

@@ -85,3 +85,12 @@ def test_short_values_are_not_treated_as_secrets() -> None:
 def test_secret_key_names_are_judged_by_the_name_or_its_last_part(key: str, secret: bool) -> None:
     assert names_secret(key) is secret
     assert names_secret(key, frozenset({"url"})) is (key == "url")
+
+
+def test_invitation_links_are_scrubbed_from_any_line() -> None:
+    token = "Zx9_" + "a1B2-c3D4" * 5  # the shape hub/access/invites.py makes: 40+ URL-safe chars
+    line = f'"GET /api/invites/{token} HTTP/1.1" 200; open http://hub/invite/{token}?x=1'
+    scrubbed = SecretRedactor().redact(line)
+    assert token not in scrubbed
+    assert "/api/invites/*** HTTP/1.1" in scrubbed and "/invite/***?x=1" in scrubbed
+    assert SecretRedactor().redact("/api/invites/short") == "/api/invites/short"

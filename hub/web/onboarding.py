@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -21,6 +20,7 @@ from hub.access import AccountError, InviteRefused, LoginThrottle, PasswordError
 from hub.access.invites import DEFAULT_DAYS
 from hub.access.throttle import Limit
 from hub.audit import Action, Actor, ActorKind
+from hub.logs import redactor
 from hub.registry import OwnerInput, RegistryError, explain
 from hub.web.answers import answer, refused
 from hub.web.auth import Access, guard_key, needs, principal_of
@@ -38,20 +38,6 @@ T = TypeVar("T")
 INVITE_FIELDS = frozenset({"owner_id", "owner", "name", "email", "days"})
 
 
-class InviteLinkRedactor(logging.Filter):
-    """Scrubs invitation tokens from the paths the access log writes: a link is a password."""
-
-    LINK = re.compile(r"(/invites?/)[A-Za-z0-9_-]{40,}")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Render the line once, with every invitation token in it replaced by `***`."""
-        message = record.getMessage()
-        if self.LINK.search(message):
-            record.msg, record.args = self.LINK.sub(r"\1***", message), None
-        return True
-
-
-INVITE_LINKS = InviteLinkRedactor()
 ACCESS_LOG = "aiohttp.access"
 
 invite_throttle_key = web.AppKey("invite_throttle", LoginThrottle)
@@ -254,7 +240,9 @@ async def accept_invite(request: web.Request) -> web.Response:
 
 def add_onboarding_routes(app: web.Application) -> None:
     """Mount invitations, sites, cameras and the routes that ask devices."""
-    logging.getLogger(ACCESS_LOG).addFilter(INVITE_LINKS)  # added once, however many apps
+    # The access log writes every path, invitation links too: scrub it before any handler sees
+    # it, whoever configured logging (added once, however many apps).
+    logging.getLogger(ACCESS_LOG).addFilter(redactor)
     app[invite_throttle_key] = LoginThrottle(per_name=Limit(free=20), per_address=Limit(free=20))
     app.router.add_post("/api/invites", create_invite)
     app.router.add_get("/api/invites", list_invites)
