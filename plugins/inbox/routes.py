@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from hub.web import hub_key
+from hub.web.answers import answer, error_answer
 from hub.web.auth import Access, needs
 from plugins.inbox.page import CONTENT_SECURITY_POLICY, render_page
 from plugins.inbox.payload import PayloadError, parse_payload
@@ -44,10 +45,6 @@ _SAFE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-
-
-def _refuse(status: int, reason: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status)
 
 
 LOCAL_ONLY = "the responder inbox answers only the hub's own machine"
@@ -73,7 +70,7 @@ def _local_only(
     async def local(request: web.Request) -> web.StreamResponse:
         # the peer address, not X-Forwarded-For: a proxy in front makes every client remote
         if not is_loopback(request.remote):
-            return _refuse(403, LOCAL_ONLY)
+            return error_answer(403, LOCAL_ONLY)
         return await handler(request)
 
     return local
@@ -118,10 +115,9 @@ async def listing(request: web.Request) -> web.Response:
     """`GET /plugins/inbox/messages`: the messages as JSON, newest first."""
     inbox = _inbox_of(request)
     if inbox is None:
-        return _refuse(404, OFF)
+        return error_answer(404, OFF)
     files = f"{_base(request)}/files/"
-    answer = [_as_json(message, files) for message in inbox.newest_first()]
-    return web.json_response({"messages": answer}, headers={"Cache-Control": "no-store"})
+    return answer({"messages": [_as_json(message, files) for message in inbox.newest_first()]})
 
 
 @needs(Access.PUBLIC)
@@ -130,25 +126,25 @@ async def receive(request: web.Request) -> web.Response:
     """`POST /plugins/inbox/messages`: keep one Apprise notification; 4xx says what is wrong."""
     inbox = _inbox_of(request)
     if inbox is None:
-        return _refuse(404, OFF)
+        return error_answer(404, OFF)
     if request.content_type != "application/json":
-        return _refuse(
+        return error_answer(
             415, "send JSON with Content-Type: application/json, as Apprise's json:// does"
         )
     limit = inbox.options.max_post_bytes
     too_big = f"the notification is larger than the inbox takes ({limit} bytes)"
     if request.content_length is not None and request.content_length > limit:
-        return _refuse(413, too_big)
+        return error_answer(413, too_big)
     body = bytearray()
     async for chunk in request.content.iter_chunked(_CHUNK):
         body += chunk
         if len(body) > limit:
-            return _refuse(413, too_big)
+            return error_answer(413, too_big)
     try:
         received = await asyncio.to_thread(parse_payload, bytes(body))
     except PayloadError as refused:
         log.info("inbox: refused a post: %s", refused.reason, extra={"plugin": "inbox"})
-        return _refuse(refused.status, refused.reason)
+        return error_answer(refused.status, refused.reason)
     message = await inbox.add(received)
     log.info(
         "inbox: message #%d with %d attachments: %s",
@@ -157,7 +153,7 @@ async def receive(request: web.Request) -> web.Response:
         message.title[:200],
         extra={"plugin": "inbox"},
     )
-    return web.json_response({"id": message.id})
+    return answer({"id": message.id})
 
 
 @needs(Access.PUBLIC)
@@ -166,11 +162,11 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     """`GET /plugins/inbox/files/{name}`: an attachment of a kept message."""
     inbox = _inbox_of(request)
     if inbox is None:
-        return _refuse(404, OFF)
+        return error_answer(404, OFF)
     name = request.match_info["name"]
     path = inbox.file_path(name)
     if path is None or not path.is_file():
-        return _refuse(404, f"no kept message has a file {name[:80]!r}")
+        return error_answer(404, f"no kept message has a file {name[:80]!r}")
     headers = {
         **_SAFE_HEADERS,
         # named by its content: the same URL is always the same bytes
