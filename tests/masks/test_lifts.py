@@ -144,7 +144,7 @@ async def test_unanswered_requests_lapse_refused_ones_stay_refused_and_restarts_
     db: Database, bus: LocalBus
 ) -> None:
     streams = Streams()
-    lifts = await service(db, bus, streams, answer_within=timedelta(seconds=0.3))
+    lifts = await service(db, bus, streams, answer_within=timedelta(seconds=2))
     try:
         lapsing = await lifts.request(
             camera("a"), reason="r", seconds=60, actor=SARI, person="u-sari"
@@ -160,7 +160,8 @@ async def test_unanswered_requests_lapse_refused_ones_stay_refused_and_restarts_
             camera("c"), reason="r", seconds=600, actor=SARI, person="u-sari"
         )
         await lifts.approve(kept.id, actor=ANA, person="u-ana")
-        await asyncio.sleep(0.5)
+        # Wait the unanswered request out (2 s leaves a loaded machine time for the above).
+        await asyncio.sleep((lapsing.answer_by - lifts.now()).total_seconds() + 0.2)
         with pytest.raises(LiftRefused, match="is expired"):
             await lifts.approve(lapsing.id, actor=ANA, person="u-ana")
         states = {lift.id: lift.state(lifts.now()) for lift in await lifts.find()}
