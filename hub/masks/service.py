@@ -43,6 +43,8 @@ ANSWER_WITHIN = timedelta(minutes=15)
 """How long a request waits for a second person before it lapses."""
 MAX_REASON = 1000
 """Characters of a reason kept (the audit record's purpose column holds as many)."""
+STOP_GRACE = 10.0
+"""Seconds `stop` waits for a lift being ended to be ended in full."""
 
 
 class LiftState(StrEnum):
@@ -197,6 +199,7 @@ class MaskLifts:
         """Lifts not ended yet (pending or approved), by id."""
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # -- lifecycle
 
@@ -211,15 +214,27 @@ class MaskLifts:
         for lift in self._open.values():
             if lift.decision == "approved" and lift.ends_at is not None:
                 self._apply(lift)
+        self._stopping = False
         self._task = asyncio.get_running_loop().create_task(self._expire(), name="masks:expiry")
 
     async def stop(self) -> None:
-        """Stop ending lifts (they end at their time after a restart, or at once if it passed)."""
-        if self._task is not None:
-            self._task.cancel()
+        """Stop ending lifts (they end at their time after a restart, or at once if it passed).
+
+        A lift being ended is ended in full first, its audit record too: cut between its row
+        and its record, the record would be lost for good, as a restart sees the lift ended.
+        """
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._changed.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), STOP_GRACE)
+        except TimeoutError:  # the store hangs: give up on it, the masks are back anyway
+            log.warning("mask lifts: ending a lift took over %.0f s at stop", STOP_GRACE)
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
 
     # -- the question the exporters ask
 
@@ -464,7 +479,7 @@ class MaskLifts:
 
     async def _expire(self) -> None:
         """End each open lift at its deadline: lapse unanswered requests, restore masks."""
-        while True:
+        while not self._stopping:
             self._changed.clear()
             now = self._clock()
             due = [lift for lift in self._open.values() if (lift.deadline() or now) <= now]

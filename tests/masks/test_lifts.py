@@ -140,6 +140,30 @@ async def test_two_people_a_bounded_time_and_the_end_on_its_own(
     assert [e.type for e in seen] == ["mask.lift_requested", "mask.lifted", "mask.restored"]
 
 
+async def test_a_stop_while_a_lift_ends_keeps_its_audit_record(db: Database, bus: LocalBus) -> None:
+    class StopAtRestore(Streams):
+        """Asks the service to stop the moment it puts the masks back, mid-ending."""
+
+        stopping: asyncio.Task[None] | None = None
+
+        def restore_masks(self, camera_id: str) -> None:
+            super().restore_masks(camera_id)
+            self.stopping = asyncio.get_running_loop().create_task(lifts.stop())
+
+    streams = StopAtRestore()
+    lifts = await service(db, bus, streams)
+    lift = await lifts.request(camera("lobi"), reason="r", seconds=1, actor=SARI, person="u-sari")
+    await lifts.approve(lift.id, actor=ANA, person="u-ana")
+    async with asyncio.timeout(5):
+        while streams.stopping is None:  # noqa: ASYNC110 - the service's clock decides, polled
+            await asyncio.sleep(0.02)
+        await streams.stopping
+    records = await AuditLog(db).records(action=Action.MASK_LIFT)
+    assert [r.details["change"] for r in reversed(records)] == ["requested", "approved", "expired"]
+    (ended,) = await lifts.find(states=[LiftState.EXPIRED])
+    assert ended.id == lift.id
+
+
 async def test_unanswered_requests_lapse_refused_ones_stay_refused_and_restarts_keep_lifts(
     db: Database, bus: LocalBus
 ) -> None:
