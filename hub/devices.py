@@ -22,18 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hub.bus import Bus, Subscription
-from hub.events import (
-    DeviceEvent,
-    Event,
-    Intrusion,
-    IoInput,
-    LineCrossing,
-    MotionEnd,
-    MotionStart,
-    PlateRead,
-    Tamper,
-    VideoLoss,
-)
+from hub.events import DEVICE_EVENTS, DeviceEvent, Event, MotionEnd, MotionStart
 from hub.registry import CameraRecord
 from hub.vendors import (
     AuthenticationFailed,
@@ -47,16 +36,6 @@ from hub.vendors import (
 )
 
 log = logging.getLogger(__name__)
-
-_KIND_EVENTS: dict[str, type[Event]] = {
-    "line_crossing": LineCrossing,
-    "intrusion": Intrusion,
-    "video_loss": VideoLoss,
-    "io_input": IoInput,
-    "plate": PlateRead,
-    "tamper": Tamper,
-    "raw": DeviceEvent,
-}
 
 
 def bus_event(camera_id: str, vendor: str, event: CameraEvent) -> Event:
@@ -83,7 +62,7 @@ def bus_event(camera_id: str, vendor: str, event: CameraEvent) -> Event:
         event_class: type[Event] = MotionEnd if event.state == "end" else MotionStart
         data["zone"] = event.region
     else:
-        event_class = _KIND_EVENTS[event.kind]
+        event_class = DeviceEvent if event.kind == "raw" else DEVICE_EVENTS[event.kind]
         if event.kind == "tamper":
             data["kind"] = event.detail or "tamper"
     return event_class.create(camera_id=camera_id, data=data)

@@ -276,3 +276,15 @@ class HubStopping(Event):
     """The hub is shutting down."""
 
     event_type = "hub.stopping"
+
+
+def _by_type(*classes: builtins.type[Event]) -> Mapping[str, builtins.type[Event]]:
+    return MappingProxyType({str(cls.event_type): cls for cls in classes})
+
+
+DEVICE_EVENTS = _by_type(
+    MotionStart, MotionEnd, LineCrossing, Intrusion, Tamper, VideoLoss, IoInput, PlateRead
+)
+"""The events a device reports, by type: what vendor plugins publish (`hub.devices.bus_event`)
+and what other systems may send in (`hub.ingest`). A device's event kind is its event's type,
+but for motion (a start or an end) and raw topics (`DeviceEvent`)."""

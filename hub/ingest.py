@@ -34,16 +34,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from hub.access import Principal, PrincipalKind
 from hub.bus import Bus
 from hub.events import (
+    DEVICE_EVENTS,
     Context,
     Event,
-    Intrusion,
-    IoInput,
-    LineCrossing,
-    MotionEnd,
-    MotionStart,
-    PlateRead,
-    Tamper,
-    VideoLoss,
 )
 from hub.registry import CameraRecord
 from hub.store import Database
@@ -69,18 +62,6 @@ BURST = 100
 """Events one sender (token, user or the admin token) may send at once..."""
 RATE = 10.0
 """...and per second after that: a token bucket."""
-
-EVENT_CLASSES: dict[str, type[Event]] = {
-    "motion.start": MotionStart,
-    "motion.end": MotionEnd,
-    "line_crossing": LineCrossing,
-    "intrusion": Intrusion,
-    "tamper": Tamper,
-    "video_loss": VideoLoss,
-    "io_input": IoInput,
-    "plate": PlateRead,
-}
-"""What may be sent in: the device events vendor plugins publish, by type."""
 
 RESERVED = ("incident", "camera", "access", "audit", "hub", "stream", "usage", "plugin", "activity")
 """Areas of the hub's own events: nobody outside may raise an incident or take a camera down."""
@@ -126,7 +107,7 @@ class SentEvent(BaseModel):
     @field_validator("type")
     @classmethod
     def _device_event(cls, value: str) -> str:
-        if value in EVENT_CLASSES:
+        if value in DEVICE_EVENTS:
             return value
         area = value.split(".", 1)[0]
         if area in RESERVED:
@@ -134,12 +115,12 @@ class SentEvent(BaseModel):
                 "reserved",
                 "{type} is one of the hub's own events ({area}.*): an owner's system sends "
                 "device events only: {known}",
-                {"type": repr(value), "area": area, "known": ", ".join(EVENT_CLASSES)},
+                {"type": repr(value), "area": area, "known": ", ".join(DEVICE_EVENTS)},
             )
         raise PydanticCustomError(
             "unknown_type",
             "{type} is not a device event the hub's rules know: send one of {known}",
-            {"type": repr(value), "known": ", ".join(EVENT_CLASSES)},
+            {"type": repr(value), "known": ", ".join(DEVICE_EVENTS)},
         )
 
     @field_validator("time", mode="before")
@@ -229,7 +210,7 @@ def bus_event(sent: SentEvent, at: datetime, user_id: str | None) -> Event:
     if sent.type == "tamper":
         data.setdefault("kind", data.get("detail") or "tamper")
     data.update(source="device", origin="ingest", ingest_id=sent.id)
-    return EVENT_CLASSES[sent.type].create(
+    return DEVICE_EVENTS[sent.type].create(
         camera_id=sent.camera, time=at, context=Context(user_id=user_id), data=data
     )
 

@@ -13,9 +13,9 @@ import pytest
 
 from hub.config import Config
 from hub.devices import bus_event
-from hub.events import Event
+from hub.events import DEVICE_EVENTS, Event
 from hub.runtime import Hub
-from hub.vendors import CameraEvent
+from hub.vendors import EVENT_KINDS, CameraEvent
 from tests.plugins.hikvision.device import PASSWORD, USERNAME, FakeDevice, nvr_answers, serve
 from tests.plugins.hikvision.wire import alert, stream
 
@@ -49,6 +49,9 @@ def test_each_kind_becomes_its_bus_event_with_the_raw_data_kept() -> None:
     raw = bus_event("c", "v", cases[-1][0])
     assert raw.data["raw"] == {"plate": "S 1234 AB"}
     assert raw.data["device_time"] == "2026-11-24T01:02:03+00:00"
+    assert {camera_event.kind for camera_event, _ in cases} == set(EVENT_KINDS)
+    published = {expected for _, expected in cases} - {"device.event"}
+    assert published == set(DEVICE_EVENTS)  # what devices publish, other systems may send in
 
 
 def nvr_city(tmp_path: Path, port: int, channels: dict[str, int], **options: Any) -> Config:
