@@ -9,10 +9,12 @@ quiet stretch of min(Q, 30) s; re-encoded with libx264 like a camera (768x432, 1
 keyframe every 2 s at fixed intervals, no scene-cut keyframes, no B-frames, no look-ahead), once
 with a bitrate capped at 1 Mbit/s (VBV) and once at constant quality (CRF 23). Q = 30 s is a busy
 scene (a car every half minute); Q = 60 s and 120 s are the realistic quiet cameras the target
-is judged on. Three more streams check what must not look like activity: the bitrate halved in
-the middle of a quiet stretch (a new encoder and keyframe, as when an operator changes it), and
-the camera switching to IR night (grey, darker, noisier) in the middle of a quiet stretch, with
-the cars after it at night.
+is judged on, and for those also a flat CBR (x264 ultrafast, 0.6 s VBV, as the streams
+benchmark's camera): its frame sizes hardly move when a car passes, its QP does (the meter weighs
+sizes by the QP of the slice headers, hub/streams/slices.py). Three more streams check what must
+not look like activity: the bitrate halved in the middle of a quiet stretch (a new encoder and
+keyframe, as when an operator changes it), and the camera switching to IR night (grey, darker,
+noisier) in the middle of a quiet stretch, with the cars after it at night.
 
 Ground truth: every frame is decoded, and the T3 MotionDetector (zone "all", default settings
 except that motion ends at the first still picture) looks at one picture per 0.2 s, as T3 does.
@@ -51,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from activity_support.camera_day import (  # noqa: E402
     CBR,
     CRF,
+    FLAT_CBR,
     FPS,
     RateControl,
     camera_day,
@@ -94,6 +97,7 @@ class Spec:
 
 SPECS = [
     *(Spec(quiet, rate) for quiet in (120.0, 60.0, 30.0) for rate in (CBR, CRF)),
+    *(Spec(quiet, FLAT_CBR) for quiet in (120.0, 60.0)),
     Spec(60.0, CBR, "bitrate"),
     Spec(60.0, CBR, "night"),
     Spec(60.0, CRF, "night"),

@@ -296,6 +296,9 @@ class RateControl:
     name: str
     kbps: int | None = None
     crf: int | None = None
+    buffer_s: float = 1.0
+    """The VBV buffer, in seconds at `kbps`: the smaller, the flatter the frame sizes."""
+    preset: str = PRESET
 
     def halved(self) -> RateControl:
         """About half the bits: half the bitrate, or 6 more CRF (quantizer steps double)."""
@@ -307,6 +310,10 @@ class RateControl:
 
 CBR = RateControl("cbr 1M", kbps=1000)
 """Bitrate 1 Mbit/s, capped by a 1 s VBV buffer (no filler data)."""
+FLAT_CBR = RateControl("cbr 1M flat", kbps=1000, buffer_s=0.6, preset="ultrafast")
+"""Bitrate 1 Mbit/s as the streams benchmark's camera encodes (x264 ultrafast, no adaptive
+quantization, a 0.6 s VBV buffer): frame sizes stay flat when a car passes, and the encoder
+raises the QP instead."""
 CRF = RateControl("crf 23", crf=23)
 
 
@@ -317,14 +324,14 @@ def _encoder(width: int, height: int, rate: RateControl) -> av.VideoCodecContext
     codec.time_base = 1 / FPS
     codec.framerate = FPS
     options = {
-        "preset": PRESET,
+        "preset": rate.preset,
         "tune": "zerolatency",
         "threads": "1",  # deterministic, and as fast on a busy machine
         "x264-params": f"keyint={GOP_FRAMES}:min-keyint={GOP_FRAMES}:scenecut=0:bframes=0",
     }
     if rate.kbps is not None:
         codec.bit_rate = rate.kbps * 1000
-        options.update(maxrate=f"{rate.kbps}k", bufsize=f"{rate.kbps}k")
+        options.update(maxrate=f"{rate.kbps}k", bufsize=f"{round(rate.kbps * rate.buffer_s)}k")
     else:
         options["crf"] = str(rate.crf)
     codec.options = options

@@ -17,6 +17,11 @@ Three things move sizes without anything moving, and the meter takes each apart:
   comes. The price: a scene that stays busy longer than that becomes the usual one.
 - slow drift (weather, dusk): the usual level follows the quiet scene within `baseline_tau`.
 
+A camera at a constant bitrate (CBR) hides what happens from its sizes: its encoder raises the
+quantizer instead of spending more bytes. So each frame's size is weighed by its quantizer, read
+from the slice header (hub.streams.slices, H.264): the size it would have at a fixed QP. Under
+constant quality the QP barely moves and sizes decide; under CBR the QP carries the change.
+
 An episode asks for pixels (T3), which confirm or dismiss it.
 """
 
@@ -25,10 +30,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hub.streams.units import VIDEO_CLOCK, AccessUnit
+from hub.streams.slices import SliceQp
+from hub.streams.units import VIDEO_CLOCK, AccessUnit, StreamInfo
 
 _MAX_GAP = 5.0
 """Seconds between two frames beyond which the stream's clock is taken to have jumped."""
+_LOG_QP_STEP = math.log(2.0) / 6.0
+"""A frame costs about half the bytes at 6 QP more: the quantizer's step doubles every 6."""
+_USUAL_QP = 26
+"""The QP sizes are weighed to (any would do: the meter compares a camera with itself)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +84,13 @@ class ActivityChange:
 
 
 class ActivityMeter:
-    """One camera's activity from the sizes of its non-key frames; cheap enough for every frame."""
+    """One camera's activity from its non-key frames' sizes and QPs; cheap enough for each."""
 
     __slots__ = (
         "_above_since", "_active_since", "_baseline", "_below_since", "_fast", "_jitter",
         "_last_arrival", "_last_at", "_learned", "_learning_since", "_level", "_log_end",
-        "_log_start", "_offsets", "_phase", "_seen", "_shift", "active", "score", "settings",
+        "_log_floor", "_log_start", "_offsets", "_phase", "_qp", "_seen", "_shift", "_slices",
+        "active", "score", "settings",
     )  # fmt: skip
 
     def __init__(self, settings: ActivitySettings | None = None) -> None:
@@ -109,9 +120,19 @@ class ActivityMeter:
         """...and from how many frames."""
         self._log_start = math.log(s.start_ratio)
         self._log_end = math.log(s.end_ratio)
+        self._log_floor = math.log(s.floor_bytes)
+        self._slices = SliceQp()
+        """Reads each frame's QP; it learns the parameter sets from the stream's keyframes."""
+        self._qp = _USUAL_QP
+        """The last predicted frame's QP: held for a frame whose QP cannot be read."""
 
-    def reset(self, at: float) -> ActivityChange | None:
-        """Forget the short-term picture after a reconnect; ends activity if it was on."""
+    def reset(self, at: float, stream: StreamInfo | None = None) -> ActivityChange | None:
+        """Forget the short-term picture after a reconnect; ends activity if it was on.
+
+        `stream`: what the new connection carries (its codec and out-of-band parameter sets).
+        """
+        if stream is not None:
+            self._slices = SliceQp(stream.codec, stream.extradata)
         self._fast = None
         self._last_at = None
         self._learning_since = None  # from the first frame of the new stream, on its clock
@@ -124,13 +145,20 @@ class ActivityMeter:
 
     def on_unit(self, unit: AccessUnit) -> ActivityChange | None:
         """Take one access unit; returns a change when activity starts or ends."""
+        qp = self._slices.qp(unit.data)  # on keyframes too: they bring the parameter sets
         if unit.keyframe:
             self._phase = 0
             return None
+        if qp is not None:
+            self._qp = qp
         s = self.settings
         at = self._media_time(unit)
         self._phase = phase = min(self._phase + 1, s.max_phase)
-        size = math.log(max(float(len(unit.data)), s.floor_bytes))
+        # The size at the usual QP: under CBR the encoder shows a busier picture by its QP.
+        size = max(
+            math.log(len(unit.data) or 1) + (self._qp - _USUAL_QP) * _LOG_QP_STEP,
+            self._log_floor,
+        )
         value = size - self._offsets[phase]  # as if every frame sat at the GOP's usual level
         if self._learning_since is None:
             self._learning_since = at

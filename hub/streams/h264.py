@@ -188,6 +188,20 @@ def parameter_sets_from_fmtp(codec: str, fmtp: Mapping[str, str]) -> list[bytes]
 
 
 @dataclass(frozen=True, slots=True)
+class H264SliceSyntax:
+    """What an H.264 SPS says about how the slice headers that use it are written (7.3.3)."""
+
+    sps_id: int
+    chroma_array_type: int
+    log2_max_frame_num: int
+    poc_type: int
+    log2_max_poc_lsb: int
+    delta_pic_order_always_zero: bool
+    frame_mbs_only: bool
+    separate_colour_plane: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SequenceInfo:
     """What a sequence parameter set says about the pictures that follow it."""
 
@@ -205,8 +219,12 @@ def remove_emulation_prevention(data: bytes) -> bytes:
     return data.replace(b"\x00\x00\x03", b"\x00\x00")
 
 
-class _Bits:
-    """A big-endian bit reader with exp-Golomb codes, over a whole (small) RBSP."""
+class BitReader:
+    """A big-endian bit reader with exp-Golomb codes, over a whole (small) RBSP.
+
+    `ue` reads a code in a few integer operations, not bit by bit: slice headers are read for
+    every picture of every camera (hub.streams.slices).
+    """
 
     __slots__ = ("_left", "_value")
 
@@ -215,26 +233,35 @@ class _Bits:
         self._left = len(rbsp) * 8
 
     def u(self, bits: int) -> int:
+        """The next `bits` bits as an unsigned number."""
         if bits > self._left:
             raise NalError("parameter set ends too early")
         self._left -= bits
         return (self._value >> self._left) & ((1 << bits) - 1)
 
     def flag(self) -> bool:
+        """The next bit."""
         return self.u(1) == 1
 
     def ue(self, limit: int = 0xFFFFFFFE) -> int:
-        zeros = 0
-        while not self.u(1):
-            zeros += 1
-            if zeros > 31:
-                raise NalError("exp-Golomb code longer than 32 bits")
-        value = (1 << zeros) - 1 + self.u(zeros)
+        """An unsigned exp-Golomb code (ue); NalError above `limit`."""
+        left = self._left
+        rest = self._value & ((1 << left) - 1)
+        zeros = left - rest.bit_length()  # the leading zeros of the code
+        if zeros > 31:
+            raise NalError("exp-Golomb code longer than 32 bits")
+        size = 2 * zeros + 1
+        if size > left:
+            raise NalError("parameter set ends too early")
+        self._left = left - size
+        # The code's last zeros + 1 bits are 1 followed by the info bits: 2**zeros + info.
+        value = (rest >> self._left) - 1
         if value > limit:
             raise NalError(f"value {value} out of range (at most {limit})")
         return value
 
     def se(self) -> int:
+        """A signed exp-Golomb code (se)."""
         code = self.ue()
         return (code + 1) // 2 if code & 1 else -(code // 2)
 
@@ -250,13 +277,18 @@ _H264_HIGH_PROFILES = frozenset({100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 
 
 def parse_h264_sps(nal: bytes) -> SequenceInfo:
     """Parse an H.264 sequence parameter set (ITU-T H.264 7.3.2.1.1)."""
+    return parse_h264_sps_and_syntax(nal)[0]
+
+
+def parse_h264_sps_and_syntax(nal: bytes) -> tuple[SequenceInfo, H264SliceSyntax]:
+    """An H.264 SPS's picture size and rate, and what its slice headers hold."""
     if len(nal) < 4 or nal[0] & 0x1F != H264_SPS:
         raise NalError("not an H.264 sequence parameter set")
-    bits = _Bits(remove_emulation_prevention(nal[1:_MAX_PARAMETER_SET]))
+    bits = BitReader(remove_emulation_prevention(nal[1:_MAX_PARAMETER_SET]))
     profile = bits.u(8)
     bits.u(8)  # constraint flags
     level = bits.u(8)
-    bits.ue(31)  # seq_parameter_set_id
+    sps_id = bits.ue(31)
     chroma_format = 1
     separate_planes = False
     if profile in _H264_HIGH_PROFILES:
@@ -270,12 +302,14 @@ def parse_h264_sps(nal: bytes) -> SequenceInfo:
             for index in range(12 if chroma_format == 3 else 8):
                 if bits.flag():
                     _skip_h264_scaling_list(bits, 16 if index < 6 else 64)
-    bits.ue(12)  # log2_max_frame_num_minus4
+    log2_max_frame_num = bits.ue(12) + 4
     poc_type = bits.ue(2)
+    log2_max_poc_lsb = 0
+    delta_pic_order_always_zero = False
     if poc_type == 0:
-        bits.ue(12)  # log2_max_pic_order_cnt_lsb_minus4
+        log2_max_poc_lsb = bits.ue(12) + 4
     elif poc_type == 1:
-        bits.flag()  # delta_pic_order_always_zero_flag
+        delta_pic_order_always_zero = bits.flag()
         bits.se()  # offset_for_non_ref_pic
         bits.se()  # offset_for_top_to_bottom_field
         for _ in range(bits.ue(255)):  # num_ref_frames_in_pic_order_cnt_cycle
@@ -303,10 +337,20 @@ def parse_h264_sps(nal: bytes) -> SequenceInfo:
         # Some cameras truncate the VUI; the size is what matters.
         with contextlib.suppress(NalError):
             fps = _h264_vui_fps(bits)
-    return SequenceInfo(width, height, fps, profile, level)
+    syntax = H264SliceSyntax(
+        sps_id=sps_id,
+        chroma_array_type=chroma_type,
+        log2_max_frame_num=log2_max_frame_num,
+        poc_type=poc_type,
+        log2_max_poc_lsb=log2_max_poc_lsb,
+        delta_pic_order_always_zero=delta_pic_order_always_zero,
+        frame_mbs_only=frame_mbs_only,
+        separate_colour_plane=separate_planes,
+    )
+    return SequenceInfo(width, height, fps, profile, level), syntax
 
 
-def _skip_h264_scaling_list(bits: _Bits, size: int) -> None:
+def _skip_h264_scaling_list(bits: BitReader, size: int) -> None:
     last = next_scale = 8
     for _ in range(size):
         if next_scale:
@@ -314,7 +358,7 @@ def _skip_h264_scaling_list(bits: _Bits, size: int) -> None:
         last = next_scale or last
 
 
-def _skip_vui_header(bits: _Bits) -> None:
+def _skip_vui_header(bits: BitReader) -> None:
     """The VUI fields H.264 and H.265 share, up to chroma location."""
     if bits.flag() and bits.u(8) == 255:  # aspect_ratio_info_present_flag, Extended_SAR
         bits.u(32)
@@ -336,7 +380,7 @@ def _frame_rate(units: int, scale: int, ticks_per_frame: int) -> float | None:
     return fps if 0.1 <= fps <= 1000 else None
 
 
-def _h264_vui_fps(bits: _Bits) -> float | None:
+def _h264_vui_fps(bits: BitReader) -> float | None:
     _skip_vui_header(bits)
     if not bits.flag():  # timing_info_present_flag
         return None
@@ -349,7 +393,7 @@ def parse_h265_sps(nal: bytes) -> SequenceInfo:
     """Parse an H.265 sequence parameter set (ITU-T H.265 7.3.2.2)."""
     if len(nal) < 4 or (nal[0] >> 1) & 0x3F != H265_SPS:
         raise NalError("not an H.265 sequence parameter set")
-    bits = _Bits(remove_emulation_prevention(nal[2:_MAX_PARAMETER_SET]))
+    bits = BitReader(remove_emulation_prevention(nal[2:_MAX_PARAMETER_SET]))
     bits.u(4)  # sps_video_parameter_set_id
     sub_layers = bits.u(3)  # sps_max_sub_layers_minus1
     bits.flag()  # sps_temporal_id_nesting_flag
@@ -375,7 +419,7 @@ def parse_h265_sps(nal: bytes) -> SequenceInfo:
     return SequenceInfo(width, height, fps, profile, level)
 
 
-def _h265_profile_tier_level(bits: _Bits, sub_layers: int) -> tuple[int, int]:
+def _h265_profile_tier_level(bits: BitReader, sub_layers: int) -> tuple[int, int]:
     bits.u(3)  # general_profile_space, general_tier_flag
     profile = bits.u(5)
     bits.u(32)  # general_profile_compatibility_flags
@@ -392,7 +436,7 @@ def _h265_profile_tier_level(bits: _Bits, sub_layers: int) -> tuple[int, int]:
     return profile, level
 
 
-def _h265_fps(bits: _Bits, sub_layers: int) -> float | None:
+def _h265_fps(bits: BitReader, sub_layers: int) -> float | None:
     """Walk the rest of an H.265 SPS to its VUI and read the frame rate there."""
     bits.ue(8)  # bit_depth_luma_minus8
     bits.ue(8)  # bit_depth_chroma_minus8
@@ -432,7 +476,7 @@ def _h265_fps(bits: _Bits, sub_layers: int) -> float | None:
     return _frame_rate(units, scale, 1)
 
 
-def _skip_h265_scaling_list_data(bits: _Bits) -> None:
+def _skip_h265_scaling_list_data(bits: BitReader) -> None:
     for size_id in range(4):
         for _ in range(0, 6, 3 if size_id == 3 else 1):
             if not bits.flag():  # scaling_list_pred_mode_flag
@@ -444,7 +488,7 @@ def _skip_h265_scaling_list_data(bits: _Bits) -> None:
                 bits.se()
 
 
-def _skip_h265_short_term_ref_pic_sets(bits: _Bits, count: int) -> None:
+def _skip_h265_short_term_ref_pic_sets(bits: BitReader, count: int) -> None:
     """Read `count` st_ref_pic_set() structures (7.3.7), deriving their deltas as 7.4.8 does.
 
     A set predicted from the previous one has as many flags as that one has pictures, so the

@@ -204,7 +204,7 @@ class StreamWorker:
         self.monitor.connected(now)
         self.recorder.ring.clear()
         self._last_t2 = float("-inf")
-        change = self.activity.reset(now)
+        change = self.activity.reset(now, info)
         if change is not None:
             self._activity_changed(change.started, change.score)
         log.info(

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from activity_support.camera_day import (  # noqa: E402
     CRF,
+    FLAT_CBR,
     FPS,
     Day,
     RateControl,
@@ -156,11 +157,13 @@ class Stream:
 
 @pytest.fixture(scope="session")
 def real_streams() -> Iterator[dict[str, Stream]]:
-    """A short camera day with the footage's three cars (constant quality), and the quiet lot
+    """A short camera day with the footage's three cars (constant quality; and a longer one at
+    a flat CBR, whose sizes hardly move when a car passes), and the quiet lot
     as a camera's 384x216 sub-stream whose bitrate halves (capped at 256 kbit/s, then 128) or
     that turns to IR night (constant quality) at 15 s, once the meter has learned it."""
     footage = load_footage()
     cars = camera_day(footage, 15.0, tail=8.0)
+    flat = camera_day(footage, 60.0, tail=8.0)  # as the activity benchmark
     switch = round(15 * FPS)
     after = SETTINGS.settle + SETTINGS.warmup + 6.0  # the episode, relearning, then quiet
     lot = camera_day(footage, 16.0 + after, cars=[])
@@ -175,6 +178,7 @@ def real_streams() -> Iterator[dict[str, Stream]]:
                 encode, pictures(lot, footage, step=2), *sub, SUB_CBR, switch_at=switch
             ),
             "night": pool.submit(encode, pictures(night, footage, step=2), *sub, CRF),
+            "flat": pool.submit(encode, pictures(flat, footage), *size, FLAT_CBR),
         }
         units = {name: job.result() for name, job in jobs.items()}
     at = switch / float(FPS)
@@ -182,6 +186,7 @@ def real_streams() -> Iterator[dict[str, Stream]]:
         "cars": Stream(cars, units["cars"]),
         "bitrate": Stream(lot, units["bitrate"], at),
         "night": Stream(night, units["night"], at),
+        "flat": Stream(flat, units["flat"]),
     }
 
 
@@ -210,6 +215,26 @@ def test_real_cars_start_activity_within_2_s_and_the_lot_stays_quiet(
             quiet_from, quiet_to = part.seconds()
             starts = [start for start, _ in found if quiet_from <= start < quiet_to]
             assert starts == [], f"activity in the empty lot at {starts}"
+
+
+def test_a_flat_cbr_camera_shows_its_cars_by_its_qp(real_streams: dict[str, Stream]) -> None:
+    stream = real_streams["flat"]
+    cars = [part for part in stream.day.parts if part.kind == "car"]
+    found = episodes(stream.units)
+    for car in cars:
+        begins, _ = car.seconds()
+        assert any(begins <= start <= car.enters_at() + 2.5 for start, _ in found), (car, found)
+    for part in stream.day.parts:
+        if part.kind == "quiet":
+            quiet_from, quiet_to = part.seconds()
+            assert not [start for start, _ in found if quiet_from + 2 <= start < quiet_to]
+    # The same sizes without a QP to read (the bytes zeroed): the sizes alone miss cars.
+    blind = [AccessUnit(bytes(u.size), u.pts, u.keyframe, u.arrival) for u in stream.units]
+    seen = episodes(blind)
+    assert any(
+        not any(car.seconds()[0] <= start <= car.enters_at() + 2.5 for start, _ in seen)
+        for car in cars
+    ), seen
 
 
 @pytest.mark.parametrize("change", ["bitrate", "night"])
