@@ -81,7 +81,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from streams_support import footage  # noqa: E402
+from streams_support import footage, scene  # noqa: E402
 
 from tests.streams.conftest import (  # noqa: E402
     CAR_VIDEO,
@@ -1087,11 +1087,22 @@ def print_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> None:
 
 def prepare_footage(args: argparse.Namespace) -> footage.Footage | None:
     """With K > 1: the footage encoded once like a camera and its K rotated copies (cached)."""
-    if args.mounts == 1:
+    if args.mounts == 1 and args.scene == "loop":
         return None
     started = time.monotonic()
+    source = CAR_VIDEO
+    if args.scene == "day":
+        day = scene.day(args.cache_dir)
+        args.scene_facts = day.as_dict()
+        made = "cached" if day.made_s is None else f"composed now in {day.made_s:g} s"
+        print(
+            f"scene: a camera day, {day.seconds:.0f} s, a car in the picture"
+            f" {day.car_share:.0%} of the time ({made})",
+            flush=True,
+        )
+        source = day.path
     print(f"footage: {args.mounts} rotated copies in {args.cache_dir}", flush=True)
-    played = footage.prepare(CAR_VIDEO, args.mounts, args.cache_dir)
+    played = footage.prepare(source, args.mounts, args.cache_dir)
     encoded = "cached" if played.encode_s is None else f"encoded now in {played.encode_s:g} s"
     cut = "cached" if played.cut_s is None else f"cut now in {played.cut_s:g} s"
     print(
@@ -1215,6 +1226,13 @@ def parse_args() -> argparse.Namespace:
         default=footage.DEFAULT_CACHE,
         help="where the encoded footage and its rotated copies are kept between runs",
     )
+    parser.add_argument(
+        "--scene",
+        choices=("loop", "day"),
+        default="loop",
+        help="loop: the test clip looped every 30 s, busy all the time (T3 stays idle); day: a"
+        " quiet car park with a car now and then (bench/streams_support/scene.py), so T3 runs",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: N=10, 15 s windows")
     parser.add_argument("--output", type=Path, help="JSON results (default under bench/results)")
     parser.add_argument("--py-spy", action="store_true", help="profile each hub window")
@@ -1239,8 +1257,11 @@ def parse_args() -> argparse.Namespace:
         parser.error("need N >= 1, --repeat >= 1 and --seconds > 0")
     if args.mounts < 1:
         parser.error("need --mounts >= 1")
+    args.scene_facts = {"name": args.scene}  # the day scene adds what it holds when made
     if args.output is None:
         name = "streams-quick" if args.quick else "streams"
+        if args.scene != "loop":
+            name += f"-{args.scene}"
         if args.no_activity or args.set:  # a diagnosis never replaces the measure of the target
             name += "-diagnosis"
         args.output = RESULTS / f"{name}.json"
@@ -1290,6 +1311,7 @@ def main() -> int:
                 "no_activity": args.no_activity,
                 "streams_settings": args.set,
                 "default_tiers": not args.no_activity and not args.set,
+                "scene": args.scene_facts,
                 "mounts": len(urls),
                 "mount_offsets_s": [0.0] if played is None else played.offsets_s,
                 "mount": (

@@ -108,7 +108,7 @@ def _ffmpeg_version() -> str:
     return _run(["ffmpeg", "-version"]).split("\n", 1)[0]
 
 
-def _digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -132,19 +132,19 @@ def packets(path: Path) -> list[tuple[float, bool]]:
 
 def source_frames(path: Path) -> int:
     """How many frames the source gives at FPS, cut down to whole GOPs."""
-    duration = float(
-        _run(
-            ["ffprobe", "-v", "error", "-select_streams", "v:0"]
-            + ["-show_entries", "stream=duration", "-of", "csv=p=0", str(path)]
-        ).strip()
-    )
+    # The stream's duration; Matroska (the day scene's file) records only the container's.
+    found = _run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0"]
+        + ["-show_entries", "stream=duration:format=duration", "-of", "csv=p=0", str(path)]
+    ).split()
+    duration = next(float(value) for value in found if value not in ("N/A", ""))
     gops = math.floor(duration * FPS / GOP_FRAMES)
     if gops < 1:
         raise RuntimeError(f"{path} is shorter than one GOP ({GOP_S} s)")
     return gops * GOP_FRAMES
 
 
-def _atomic(dest: Path, make: Any) -> None:
+def atomic_write(dest: Path, make: Any) -> None:
     """make(tmp_path) writes the file; it becomes `dest` only once complete."""
     tmp = dest.with_name(f".{dest.stem}.{os.getpid()}.tmp{dest.suffix}")
     try:
@@ -161,7 +161,7 @@ def encode(source: Path, dest: Path, frames: int) -> None:
             + ["-frames:v", str(frames), "-movflags", "+faststart", str(tmp)]
         )
 
-    _atomic(dest, make)
+    atomic_write(dest, make)
 
 
 def rotate(encoded: Path, offset_s: float, dest: Path) -> None:
@@ -180,7 +180,7 @@ def rotate(encoded: Path, offset_s: float, dest: Path) -> None:
         )
 
     try:
-        _atomic(dest, make)
+        atomic_write(dest, make)
     finally:
         listing.unlink(missing_ok=True)
 
@@ -225,7 +225,7 @@ def prepare(source: Path, mounts: int, cache: Path = DEFAULT_CACHE) -> Footage:
         "ffmpeg": _ffmpeg_version(),
     }
     key = hashlib.sha256(
-        json.dumps({"source": _digest(source), **settings}, sort_keys=True).encode()
+        json.dumps({"source": file_digest(source), **settings}, sort_keys=True).encode()
     ).hexdigest()[:16]
     encoded = cache / f"camera-{key}.mp4"
     encode_s: float | None = None
