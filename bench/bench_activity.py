@@ -30,6 +30,8 @@ activity.start until activity.end + activity_lease (EngineSettings default unles
 - decoded: share of frames decoded by T3.
 - false: episodes with no motion picture within 2 s of them; a switch episode (bitrate, night)
   is reported on its own.
+- what if T3 dismissed itself after S s without a motion picture (from the ring): recall and
+  decoded, printed and kept under `dismiss_what_if`; the worker does not do this (yet).
 Target (pooled over the realistic streams): recall >= 95 % with decoded <= 20 %.
 Results go to bench/results/activity.json.
 """
@@ -74,6 +76,8 @@ DECODED_TARGET = 0.20
 JUDGED_FROM = 5.0
 TAIL = 30.0
 LEASES = (0.0, 5.0, 10.0, 15.0, 20.0)
+DISMISS = (2.0, 4.0, 6.0)
+"""Seconds without motion after which a what-if T3 dismisses itself (the worker does not)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +283,30 @@ def main(jobs: int, lease: float, cache: Path | None) -> None:
         rr, _ = pooled([q for _, _, q in judged])
         by_lease[f"{other:g}"] = {"recall": r, "recall_from_ring": rr, "decoded": d}
         print(f"  lease {other:>4g} s: {r:6.1%} {rr:6.1%} {d:6.1%}")
+    print(
+        "what if T3 dismissed itself after S s without a motion picture (from the ring, lease"
+        f" {lease:g} s; recall / decoded):"
+    )
+    by_dismiss: dict[str, dict[str, float]] = {}
+    realistic_episodes = [
+        (built, episodes(built.units, settings)) for built in streams if built.spec.realistic
+    ]
+    for after in DISMISS:
+        scores = [
+            score(
+                built.units,
+                built.motion,
+                found,
+                lease,
+                judged_from=JUDGED_FROM,
+                from_ring=True,
+                dismiss=after,
+            )  # fmt: skip
+            for built, found in realistic_episodes
+        ]
+        r, d = pooled(scores)
+        by_dismiss[f"{after:g}"] = {"recall_from_ring": r, "decoded_from_ring": d}
+        print(f"  {after:>4g} s: {r:6.1%} {d:6.1%}")
     units = [unit for built in streams for unit in built.units]
     meter = ActivityMeter(settings)
     clock = time.perf_counter()
@@ -307,6 +335,7 @@ def main(jobs: int, lease: float, cache: Path | None) -> None:
         },
         "targets": {"recall": RECALL_TARGET, "decoded": DECODED_TARGET},
         "by_lease": by_lease,
+        "dismiss_what_if": by_dismiss,
         "meter_us_per_frame": round(per_frame * 1e6, 2),
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from hub.streams.activity import ActivityMeter, ActivitySettings
 from hub.streams.units import AccessUnit
 
+CALIBRATION_S = 2.0
+"""Seconds T3's motion detector takes to calibrate (10 pictures at 5 a second)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Episode:
@@ -62,11 +65,21 @@ def episodes(units: Sequence[AccessUnit], settings: ActivitySettings) -> list[Ep
 
 
 def decoded_frames(
-    units: Sequence[AccessUnit], found: Sequence[Episode], lease: float, *, from_ring: bool = False
+    units: Sequence[AccessUnit],
+    found: Sequence[Episode],
+    lease: float,
+    *,
+    from_ring: bool = False,
+    motion: Sequence[float] = (),
+    dismiss: float | None = None,
 ) -> list[bool]:
     """Which frames T3 decodes: from an activity start until its end plus `lease`, beginning at
     the next keyframe (or, `from_ring`, at the last keyframe before the start, as a decoder fed
-    from the packet ring could)."""
+    from the packet ring could).
+
+    With `dismiss` (a what-if, not what the worker does): T3 also stops once it has seen no
+    motion picture (of `motion`, sorted) for `dismiss` seconds after calibrating
+    (CALIBRATION_S from its first picture), until the next episode starts it again."""
     wanted: list[list[float]] = []
     for episode in found:
         end = math.inf if episode.end is None else episode.end + lease
@@ -83,9 +96,15 @@ def decoded_frames(
             first = min((k for k in keys if units[k].arrival > start), default=None)
         if first is None:
             continue
+        began = units[first].arrival
         for index in range(first, len(units)):
-            if units[index].arrival >= end:
+            at = units[index].arrival
+            if at >= end:
                 break
+            if dismiss is not None and at >= began + CALIBRATION_S + dismiss:
+                since = max(at - dismiss, began + CALIBRATION_S)
+                if bisect.bisect_left(motion, since) == bisect.bisect_right(motion, at):
+                    break  # no motion picture in the last `dismiss` seconds: dismissed
             flags[index] = True
     return flags
 
@@ -98,13 +117,16 @@ def score(
     *,
     judged_from: float = 0.0,
     from_ring: bool = False,
+    dismiss: float | None = None,
 ) -> Score:
     """Score episodes against the times of pictures in which the pixel detector saw motion.
 
     A motion second is caught if T3 was decoding at one of its motion pictures. Frames and
     seconds before `judged_from` (the warm-up) are not judged.
     """
-    flags = decoded_frames(units, found, lease, from_ring=from_ring)
+    flags = decoded_frames(
+        units, found, lease, from_ring=from_ring, motion=sorted(motion), dismiss=dismiss
+    )
     arrivals = [unit.arrival for unit in units]
 
     def on_at(t: float) -> bool:  # the frame shown at time t was decoded
