@@ -1086,7 +1086,8 @@ def print_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> None:
 
 
 def prepare_footage(args: argparse.Namespace) -> footage.Footage | None:
-    """With K > 1: the footage encoded once like a camera and its K rotated copies (cached)."""
+    """The footage encoded once like a camera and its K rotated copies (cached); None for the
+    former setup (K = 1 and the looped clip: one live-encoding mount)."""
     if args.mounts == 1 and args.scene == "loop":
         return None
     started = time.monotonic()
