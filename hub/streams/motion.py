@@ -265,6 +265,11 @@ class MotionDetector:
         """Names of the zones watched, in order."""
         return [zone.name for zone in self._zones]
 
+    @property
+    def calibrating(self) -> bool:
+        """Whether it is still learning the scene (at first, or after a global change)."""
+        return self._background is None or self._calibrating > 0
+
     def active(self) -> list[str]:
         """Zones with motion going on now."""
         return [zone.name for zone in self._zones if zone.active]

@@ -63,6 +63,11 @@ class EngineSettings:
     motion_width: int = 320
     activity_lease: float = 5.0
     """T3: how long activity keeps pixels decoded after it ends."""
+    t3_dismiss: float | None = 4.0
+    """T3: seconds without pixel motion, once T3 has calibrated, after which it dismisses the
+    activity that asked for it: the activity's lease is given back before `activity.end` (the
+    exposure settling after a car is most of an episode). None: hold it to the end. Measured
+    in bench/bench_activity.py (`dismiss_what_if`): the same recall with about half the frames."""
     snapshot_width: int = 640
     pre_roll: float = 10.0
     ring: Literal["disk", "memory"] = "disk"
@@ -260,7 +265,20 @@ class StreamWorker:
                 stats["lost_packets"] = lost
             self._emit(StreamStats.create(camera_id=self.id, data=stats))
         self._count_live_bytes()
+        self._dismiss_if_still(now)
         self.follow_leases(now)
+
+    def _dismiss_if_still(self, now: float) -> None:
+        """Give the activity's lease back when T3 has seen nothing move for `t3_dismiss` s."""
+        after = self.settings.t3_dismiss
+        t3 = self._t3
+        if after is None or t3 is None or self._activity_lease is None:
+            return
+        if t3.still_for(now) >= after:
+            self._leases.release(self._activity_lease)
+            self._activity_lease = None
+            camera = {"camera": self.id}
+            log.debug("T3 saw nothing move for %.0f s: activity dismissed", after, extra=camera)
 
     def follow_leases(self, now: float | None = None) -> None:
         """Start or stop T3 as the camera's leases say now (a viewer came or went)."""
@@ -434,6 +452,11 @@ class _T3:
         self.limit = self.backlog
         self.active_zones: set[str] = set()
         self.motion_lease: Any = None
+        self.seeing = False
+        """Whether the motion detector has calibrated and can see motion (set by the decode
+        thread after each picture)."""
+        self.still_since: float | None = None
+        """Since when (worker clock) T3 has been calibrated and seen nothing move."""
 
     def prime(self, units: list[AccessUnit]) -> None:
         """Start with what the ring holds from its last keyframe (up to one GOP back)."""
@@ -491,6 +514,7 @@ class _T3:
                         masks=self.worker.camera.masks,
                     )
                 changes.extend(self.detector.update(grey, unit.arrival))
+                self.seeing = not self.detector.calibrating
         except Exception:
             log.exception("motion analysis failed", extra={"camera": self.worker.id})
         finally:
@@ -498,9 +522,19 @@ class _T3:
             if changes:
                 self.worker._call_on_loop(self._publish, changes)
 
+    def still_for(self, now: float) -> float:
+        """Seconds since T3 last saw motion, or since it calibrated; 0 while motion is open."""
+        if self.active_zones or not self.seeing:
+            self.still_since = None
+            return 0.0
+        if self.still_since is None:
+            self.still_since = now
+        return now - self.still_since
+
     def _publish(self, changes: list[Any]) -> None:
         if self.stopped:
             return
+        self.still_since = None  # something moved, or just stopped moving: count from now
         leases = self.worker._leases
         for change in changes:
             event_class = MotionStart if change.started else MotionEnd

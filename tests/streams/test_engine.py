@@ -246,3 +246,32 @@ async def test_decoding_stops_when_nobody_needs_pixels(
         motion = [e for _, e in events.events if e.type.startswith("motion.")]
         assert motion == []  # still bars never move
     rtsp_server.remove_mount("engine-still")
+
+
+async def test_pixels_that_do_not_move_dismiss_the_activity_that_asked_for_them(
+    rtsp_server: RtspTestServer, tmp_path: Path
+) -> None:
+    url = rtsp_server.add_mount(
+        "engine-dismiss", "testsrc", width=320, height=240, fps=15, gop=1, pattern="smpte"
+    )
+    config = city(tmp_path, [{"id": "diam", "url": url}])
+    async with running_hub(config) as (hub, events):
+        await events.wait_for(of("camera.online", "diam"), within=15)
+        assert hub.streams is not None
+        worker = hub.streams.workers["diam"]
+        dismiss = worker.settings.t3_dismiss
+        assert dismiss is not None
+        # an episode with nothing moving (what the exposure settling after a car looks like)
+        started = time.monotonic()
+        worker._activity_changed(True, 2.0)
+        assert worker._t3 is not None and hub.streams.leases.reasons("diam") == {"activity"}
+        calibrated = 10 / worker.settings.motion_fps
+        async with asyncio.timeout(calibrated + dismiss + 5.0):
+            while worker._t3 is not None:  # noqa: ASYNC110 - the worker's tick decides, polled
+                await asyncio.sleep(0.1)
+        assert time.monotonic() - started >= calibrated + dismiss - 0.5  # not before its time
+        assert hub.streams.leases.reasons("diam") == set()
+        worker._activity_changed(False, 1.0)  # the episode's end finds nothing left to give back
+        await events.wait_for(of("activity.end", "diam"), within=5)
+        assert worker._t3 is None and hub.streams.leases.reasons("diam") == set()
+    rtsp_server.remove_mount("engine-dismiss")
