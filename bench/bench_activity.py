@@ -30,8 +30,9 @@ activity.start until activity.end + activity_lease (EngineSettings default unles
 - decoded: share of frames decoded by T3.
 - false: episodes with no motion picture within 2 s of them; a switch episode (bitrate, night)
   is reported on its own.
-- what if T3 dismissed itself after S s without a motion picture (from the ring): recall and
-  decoded, printed and kept under `dismiss_what_if`; the worker does not do this (yet).
+- T3 dismissing itself after S s without a motion picture (from the ring): recall and decoded
+  for several S, printed and kept under `dismiss_what_if` (the worker does it with
+  EngineSettings.t3_dismiss, 4 s; the rows above simulate the lease alone).
 Target (pooled over the realistic streams): recall >= 95 % with decoded <= 20 %.
 Results go to bench/results/activity.json.
 """
@@ -77,7 +78,8 @@ JUDGED_FROM = 5.0
 TAIL = 30.0
 LEASES = (0.0, 5.0, 10.0, 15.0, 20.0)
 DISMISS = (2.0, 4.0, 6.0)
-"""Seconds without motion after which a what-if T3 dismisses itself (the worker does not)."""
+"""Seconds without motion after which a simulated T3 dismisses itself (EngineSettings.t3_dismiss
+is the worker's)."""
 
 
 @dataclass(frozen=True, slots=True)
