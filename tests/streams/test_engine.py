@@ -222,15 +222,27 @@ async def test_motion_on_real_footage_fires_on_the_road_only_while_leased(
     rtsp_server.remove_mount("engine-real")
 
 
-async def test_decoding_stops_when_nobody_needs_pixels(
+@asynccontextmanager
+async def still_camera(
     rtsp_server: RtspTestServer, tmp_path: Path
-) -> None:
+) -> AsyncIterator[tuple[Hub, Recorder]]:
+    """A hub with one camera, "diam", online and showing still colour bars."""
     url = rtsp_server.add_mount(
         "engine-still", "testsrc", width=320, height=240, fps=15, gop=1, pattern="smpte"
     )
-    config = city(tmp_path, [{"id": "diam", "url": url}])
-    async with running_hub(config) as (hub, events):
-        await events.wait_for(of("camera.online", "diam"), within=15)
+    try:
+        async with running_hub(city(tmp_path, [{"id": "diam", "url": url}])) as (hub, events):
+            await events.wait_for(of("camera.online", "diam"), within=15)
+            assert hub.streams is not None
+            yield hub, events
+    finally:
+        rtsp_server.remove_mount("engine-still")
+
+
+async def test_decoding_stops_when_nobody_needs_pixels(
+    rtsp_server: RtspTestServer, tmp_path: Path
+) -> None:
+    async with still_camera(rtsp_server, tmp_path) as (hub, events):
         assert hub.streams is not None
         worker = hub.streams.workers["diam"]
         assert worker._t3 is None
@@ -245,18 +257,12 @@ async def test_decoding_stops_when_nobody_needs_pixels(
         assert worker._t3 is None  # nobody needs them: decoding stopped
         motion = [e for _, e in events.events if e.type.startswith("motion.")]
         assert motion == []  # still bars never move
-    rtsp_server.remove_mount("engine-still")
 
 
 async def test_pixels_that_do_not_move_dismiss_the_activity_that_asked_for_them(
     rtsp_server: RtspTestServer, tmp_path: Path
 ) -> None:
-    url = rtsp_server.add_mount(
-        "engine-dismiss", "testsrc", width=320, height=240, fps=15, gop=1, pattern="smpte"
-    )
-    config = city(tmp_path, [{"id": "diam", "url": url}])
-    async with running_hub(config) as (hub, events):
-        await events.wait_for(of("camera.online", "diam"), within=15)
+    async with still_camera(rtsp_server, tmp_path) as (hub, events):
         assert hub.streams is not None
         worker = hub.streams.workers["diam"]
         dismiss = worker.settings.t3_dismiss
@@ -274,4 +280,3 @@ async def test_pixels_that_do_not_move_dismiss_the_activity_that_asked_for_them(
         worker._activity_changed(False, 1.0)  # the episode's end finds nothing left to give back
         await events.wait_for(of("activity.end", "diam"), within=5)
         assert worker._t3 is None and hub.streams.leases.reasons("diam") == set()
-    rtsp_server.remove_mount("engine-dismiss")
