@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from hub.streams.h264 import (
+    H264_IDR,
     H264_PPS,
     H264_SPS,
     BitReader,
@@ -39,6 +40,8 @@ _MAX_HEADER_BYTES = 1024
 _MAX_SETS = 32
 """Parameter sets kept per stream (H.264 allows 32 SPS ids and 256 PPS ids; cameras use one)."""
 _P, _B, _I, _SP, _SI = 0, 1, 2, 3, 4
+_SLICE = 1
+"""NAL unit type of a non-IDR picture's slice (an IDR picture's is H264_IDR)."""
 _T = TypeVar("_T")
 
 
@@ -88,7 +91,7 @@ class SliceQp:
             if begin >= len(data):
                 return None
             kind = data[begin] & 0x1F
-            if kind in (1, 5):  # a slice: the first one decides
+            if kind in (_SLICE, H264_IDR):  # a slice: the first one decides
                 return self._slice_qp(data, begin, kind)
             end = data.find(b"\x00\x00\x01", begin)
             if kind in (H264_SPS, H264_PPS):
@@ -149,7 +152,7 @@ class SliceQp:
         for size in (_HEADER_BYTES, _MAX_HEADER_BYTES):
             chunk = data[begin : begin + size]
             try:
-                return self._read_header(chunk, kind, data[begin] >> 5)
+                return self._read_header(chunk, kind, (data[begin] >> 5) & 3)  # nal_ref_idc
             except NalError:
                 if len(chunk) < size:
                     break  # the whole NAL unit was read: it is malformed
@@ -173,7 +176,7 @@ class SliceQp:
             field = bits.flag()
             if field:
                 bits.u(1)  # bottom_field_flag
-        if kind == 5:
+        if kind == H264_IDR:
             bits.ue()  # idr_pic_id
         if sps.poc_type == 0:
             bits.u(sps.log2_max_poc_lsb)
@@ -201,7 +204,7 @@ class SliceQp:
         ):
             _skip_weights(bits, sps.chroma_array_type, l0, l1 if slice_type == _B else 0)
         if ref_idc:
-            _skip_marking(bits, idr=kind == 5)
+            _skip_marking(bits, idr=kind == H264_IDR)
         if pps.cabac and slice_type not in (_I, _SI):
             bits.ue(2)  # cabac_init_idc
         qp = pps.pic_init_qp + bits.se()
