@@ -290,16 +290,7 @@ class Hub:
                 self.registry.list_cameras,
             ),
             data_dir=self.data_dir,
-            settings=EngineSettings(
-                keyframe_interval=settings.keyframe_interval,
-                motion_fps=settings.motion_fps,
-                motion_width=settings.motion_width,
-                snapshot_width=settings.snapshot_width,
-                pre_roll=settings.pre_roll,
-                ring=settings.ring,
-                live_fps=settings.live_fps,
-                live_width=settings.live_width,
-            ),
+            settings=EngineSettings.from_config(settings),
             decode_threads=settings.decode_threads,
             health_window=settings.stats_interval,
         )

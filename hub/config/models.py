@@ -125,6 +125,18 @@ class StreamSettings(Section):
     snapshot_width: int = Field(640, ge=64, description="Width of cached snapshots (pixels).")
     motion_fps: float = Field(5.0, gt=0, description="T3: pictures analysed per second.")
     motion_width: int = Field(320, ge=64, description="T3: width of the analysed grey picture.")
+    activity_lease: float = Field(
+        5.0, ge=0, description="T3: seconds pixels stay decoded after activity ends."
+    )
+    motion_lease: float = Field(
+        5.0, ge=0, description="T3: seconds pixels stay decoded after pixel motion ends."
+    )
+    t3_dismiss: float = Field(
+        4.0,
+        ge=0,
+        description="T3: seconds without pixel motion after which T3 gives back the activity"
+        " that asked for it (0: never).",
+    )
     decode_threads: int = Field(2, ge=1, description="Threads that decode pictures (T2, T3).")
     live_fps: float = Field(
         5.0, gt=0, le=25, description="Live view: pictures a second sent to each viewer."

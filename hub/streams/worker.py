@@ -8,7 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -44,6 +44,7 @@ from hub.streams.units import AccessUnit, PacketSource, SourceError, StreamInfo
 if TYPE_CHECKING:
     import av
 
+    from hub.config.models import StreamSettings
     from hub.masks.lifted import LiftedMasks
     from hub.streams.live import LiveFeed, LiveViews
 
@@ -63,6 +64,8 @@ class EngineSettings:
     motion_width: int = 320
     activity_lease: float = 5.0
     """T3: how long activity keeps pixels decoded after it ends."""
+    motion_lease: float = 5.0
+    """T3: how long pixel motion keeps pixels decoded after it ends."""
     t3_dismiss: float | None = 4.0
     """T3: seconds without pixel motion, once T3 has calibrated, after which it dismisses the
     activity that asked for it: the activity's lease is given back before `activity.end` (the
@@ -78,6 +81,17 @@ class EngineSettings:
     """Live view: pictures a second made from T3's frames while someone watches."""
     live_width: int = 960
     """Live view: the pictures' width at most."""
+
+    @classmethod
+    def from_config(cls, section: StreamSettings) -> EngineSettings:
+        """The settings a configuration's `hub.streams` section gives, field by field.
+
+        A field the section does not have keeps its default; `t3_dismiss: 0` there means never.
+        """
+        given = {f.name: getattr(section, f.name) for f in fields(cls) if hasattr(section, f.name)}
+        if not given.get("t3_dismiss", True):
+            given["t3_dismiss"] = None
+        return cls(**given)
 
 
 @dataclass(slots=True)
@@ -545,7 +559,7 @@ class _T3:
             else:
                 self.active_zones.discard(change.zone)
                 if not self.active_zones and self.motion_lease is not None:
-                    leases.renew(self.motion_lease, ttl=self.worker.settings.activity_lease)
+                    leases.renew(self.motion_lease, ttl=self.worker.settings.motion_lease)
                     self.motion_lease = None
             self.worker._emit(
                 event_class.create(

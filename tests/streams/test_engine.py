@@ -19,6 +19,7 @@ import pytest
 from hub.config import Config
 from hub.events import Event
 from hub.runtime import Hub
+from hub.streams.motion import MotionChange
 from tests.streams.conftest import RtspTestServer
 
 
@@ -224,14 +225,16 @@ async def test_motion_on_real_footage_fires_on_the_road_only_while_leased(
 
 @asynccontextmanager
 async def still_camera(
-    rtsp_server: RtspTestServer, tmp_path: Path
+    rtsp_server: RtspTestServer, tmp_path: Path, **streams: Any
 ) -> AsyncIterator[tuple[Hub, Recorder]]:
-    """A hub with one camera, "diam", online and showing still colour bars."""
+    """A hub with one camera, "diam", online and showing still colour bars; `streams` are
+    settings of the hub.streams section."""
     url = rtsp_server.add_mount(
         "engine-still", "testsrc", width=320, height=240, fps=15, gop=1, pattern="smpte"
     )
+    config = city(tmp_path, [{"id": "diam", "url": url}], **streams)
     try:
-        async with running_hub(city(tmp_path, [{"id": "diam", "url": url}])) as (hub, events):
+        async with running_hub(config) as (hub, events):
             await events.wait_for(of("camera.online", "diam"), within=15)
             assert hub.streams is not None
             yield hub, events
@@ -257,6 +260,37 @@ async def test_decoding_stops_when_nobody_needs_pixels(
         assert worker._t3 is None  # nobody needs them: decoding stopped
         motion = [e for _, e in events.events if e.type.startswith("motion.")]
         assert motion == []  # still bars never move
+
+
+async def test_motion_keeps_pixels_for_the_configured_motion_lease(
+    rtsp_server: RtspTestServer, tmp_path: Path
+) -> None:
+    settings = {"motion_lease": 1.0, "activity_lease": 30.0, "t3_dismiss": 0}
+    async with still_camera(rtsp_server, tmp_path, **settings) as (hub, events):
+        assert hub.streams is not None
+        worker = hub.streams.workers["diam"]
+        assert worker.settings.motion_lease == 1.0 and worker.settings.t3_dismiss is None
+        viewer = hub.streams.lease("diam", "viewer", ttl=60.0)
+        async with asyncio.timeout(5.0):
+            while worker._t3 is None:  # noqa: ASYNC110 - the worker's tick starts T3, polled
+                await asyncio.sleep(0.05)
+        t3 = worker._t3
+        # what the detector hands over when a car crosses the zone (these bars never move)
+        t3._publish([MotionChange("all", True, (0.1, 0.1, 0.3, 0.3), 0.2, time.monotonic())])
+        hub.streams.leases.release(viewer)
+        assert hub.streams.leases.reasons("diam") == {"motion"}
+        await asyncio.sleep(1.5)
+        assert worker._t3 is t3  # motion is open: it holds the pixels without a viewer
+        t3._publish([MotionChange("all", False, (0.1, 0.1, 0.3, 0.3), 0.2, time.monotonic())])
+        ended = time.monotonic()
+        async with asyncio.timeout(5.0):
+            while worker._t3 is not None:  # noqa: ASYNC110 - the worker's tick decides, polled
+                await asyncio.sleep(0.05)
+        assert 0.9 <= time.monotonic() - ended < 3.0  # the 1 s tail, not activity's 30 s
+        assert [e.type for _, e in events.events if e.type.startswith("motion.")] == [
+            "motion.start",
+            "motion.end",
+        ]
 
 
 async def test_pixels_that_do_not_move_dismiss_the_activity_that_asked_for_them(
