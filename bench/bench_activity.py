@@ -30,9 +30,10 @@ activity.start until activity.end + activity_lease (EngineSettings default unles
 - decoded: share of frames decoded by T3.
 - false: episodes with no motion picture within 2 s of them; a switch episode (bitrate, night)
   is reported on its own.
-- T3 dismissing itself after S s without a motion picture (from the ring): recall and decoded
-  for several S, printed and kept under `dismiss_what_if` (the worker does it with
-  EngineSettings.t3_dismiss, 4 s; the rows above simulate the lease alone).
+- T3 dismissing itself after S s without a motion picture, and pixel motion holding T3 for M s
+  after its last motion picture (from the ring): recall and decoded for several S and M,
+  printed and kept under `dismiss_what_if` (the worker does it with EngineSettings.t3_dismiss,
+  4 s, and motion_lease, 5 s; the rows above simulate the activity's lease alone).
 Target (pooled over the realistic streams): recall >= 95 % with decoded <= 20 %.
 Results go to bench/results/activity.json.
 """
@@ -77,9 +78,12 @@ DECODED_TARGET = 0.20
 JUDGED_FROM = 5.0
 TAIL = 30.0
 LEASES = (0.0, 5.0, 10.0, 15.0, 20.0)
-DISMISS = (2.0, 4.0, 6.0)
+DISMISS = (None, 2.0, 4.0, 6.0)
 """Seconds without motion after which a simulated T3 dismisses itself (EngineSettings.t3_dismiss
-is the worker's)."""
+is the worker's); None: never."""
+MOTION_TAILS = (0.0, 1.0, 2.0, 5.0)
+"""Seconds pixel motion keeps T3 decoding after its last motion picture (EngineSettings.
+motion_lease is the worker's); 0: motion holds nothing, the rows before the what-if."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,29 +290,39 @@ def main(jobs: int, lease: float, cache: Path | None) -> None:
         by_lease[f"{other:g}"] = {"recall": r, "recall_from_ring": rr, "decoded": d}
         print(f"  lease {other:>4g} s: {r:6.1%} {rr:6.1%} {d:6.1%}")
     print(
-        "what if T3 dismissed itself after S s without a motion picture (from the ring, lease"
-        f" {lease:g} s; recall / decoded):"
+        "what if T3 dismissed itself after S s without a motion picture, and motion held it M s"
+        f" after its last motion picture (from the ring, lease {lease:g} s; recall / decoded):"
     )
-    by_dismiss: dict[str, dict[str, float]] = {}
+    print("  " + " " * 10 + "".join(f"{f'M = {tail:g} s':>17}" for tail in MOTION_TAILS))
+    by_dismiss: dict[str, dict[str, dict[str, float]]] = {}
     realistic_episodes = [
         (built, episodes(built.units, settings)) for built in streams if built.spec.realistic
     ]
     for after in DISMISS:
-        scores = [
-            score(
-                built.units,
-                built.motion,
-                found,
-                lease,
-                judged_from=JUDGED_FROM,
-                from_ring=True,
-                dismiss=after,
-            )  # fmt: skip
-            for built, found in realistic_episodes
-        ]
-        r, d = pooled(scores)
-        by_dismiss[f"{after:g}"] = {"recall_from_ring": r, "decoded_from_ring": d}
-        print(f"  {after:>4g} s: {r:6.1%} {d:6.1%}")
+        cells = []
+        row_name = "never" if after is None else f"{after:g}"
+        for tail in MOTION_TAILS:
+            scores = [
+                score(
+                    built.units,
+                    built.motion,
+                    found,
+                    lease,
+                    judged_from=JUDGED_FROM,
+                    from_ring=True,
+                    dismiss=after,
+                    motion_tail=tail,
+                )  # fmt: skip
+                for built, found in realistic_episodes
+            ]
+            r, d = pooled(scores)
+            by_dismiss.setdefault(row_name, {})[f"{tail:g}"] = {
+                "recall_from_ring": r,
+                "decoded_from_ring": d,
+            }
+            cells.append(f"{r:7.1%} / {d:5.1%}")
+        label = "S = never" if after is None else f"S = {after:g} s"
+        print(f"  {label:<10}" + "".join(f"{cell:>17}" for cell in cells))
     units = [unit for built in streams for unit in built.units]
     meter = ActivityMeter(settings)
     clock = time.perf_counter()
@@ -338,6 +352,7 @@ def main(jobs: int, lease: float, cache: Path | None) -> None:
         "targets": {"recall": RECALL_TARGET, "decoded": DECODED_TARGET},
         "by_lease": by_lease,
         "dismiss_what_if": by_dismiss,
+        "dismiss_what_if_keys": "S (dismiss after, s) -> M (motion tail, s)",
         "meter_us_per_frame": round(per_frame * 1e6, 2),
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -72,6 +72,7 @@ def decoded_frames(
     from_ring: bool = False,
     motion: Sequence[float] = (),
     dismiss: float | None = None,
+    motion_tail: float = 0.0,
 ) -> list[bool]:
     """Which frames T3 decodes: from an activity start until its end plus `lease`, beginning at
     the next keyframe (or, `from_ring`, at the last keyframe before the start, as a decoder fed
@@ -79,7 +80,12 @@ def decoded_frames(
 
     With `dismiss` (a what-if, not what the worker does): T3 also stops once it has seen no
     motion picture (of `motion`, sorted) for `dismiss` seconds after calibrating
-    (CALIBRATION_S from its first picture), until the next episode starts it again."""
+    (CALIBRATION_S from its first picture), until the next episode starts it again.
+
+    With `motion_tail` (the worker's EngineSettings.motion_lease): pixel motion T3 sees once it
+    has calibrated holds the decoding for `motion_tail` s after its last motion picture, past a
+    dismissal and past the activity's end (the detector's motion.end comes a picture or so after
+    that last picture, so this is slightly shorter than the worker's tail)."""
     wanted: list[list[float]] = []
     for episode in found:
         end = math.inf if episode.end is None else episode.end + lease
@@ -97,16 +103,25 @@ def decoded_frames(
         if first is None:
             continue
         began = units[first].arrival
+        calibrated = began + CALIBRATION_S
         for index in range(first, len(units)):
             at = units[index].arrival
-            if at >= end:
-                break
-            if dismiss is not None and at >= began + CALIBRATION_S + dismiss:
-                since = max(at - dismiss, began + CALIBRATION_S)
-                if bisect.bisect_left(motion, since) == bisect.bisect_right(motion, at):
+            if not (motion_tail > 0 and _seen(motion, max(at - motion_tail, calibrated), at)):
+                if at >= end:
+                    break
+                if (
+                    dismiss is not None
+                    and at >= calibrated + dismiss
+                    and not _seen(motion, max(at - dismiss, calibrated), at)
+                ):
                     break  # no motion picture in the last `dismiss` seconds: dismissed
             flags[index] = True
     return flags
+
+
+def _seen(motion: Sequence[float], since: float, until: float) -> bool:
+    """Whether a motion picture (of `motion`, sorted) came in [since, until]."""
+    return since <= until and bisect.bisect_left(motion, since) < bisect.bisect_right(motion, until)
 
 
 def score(
@@ -118,6 +133,7 @@ def score(
     judged_from: float = 0.0,
     from_ring: bool = False,
     dismiss: float | None = None,
+    motion_tail: float = 0.0,
 ) -> Score:
     """Score episodes against the times of pictures in which the pixel detector saw motion.
 
@@ -125,7 +141,13 @@ def score(
     seconds before `judged_from` (the warm-up) are not judged.
     """
     flags = decoded_frames(
-        units, found, lease, from_ring=from_ring, motion=sorted(motion), dismiss=dismiss
+        units,
+        found,
+        lease,
+        from_ring=from_ring,
+        motion=sorted(motion),
+        dismiss=dismiss,
+        motion_tail=motion_tail,
     )
     arrivals = [unit.arrival for unit in units]
 
