@@ -734,6 +734,10 @@ class Bench:
             "t3_running_min": min((s["t3_running"] for s in samples), default=None),
             "t3_running_max": max((s["t3_running"] for s in samples), default=None),
             "t3_running_by_mount_mean": self.t3_by_mount(samples),
+            "t3_held_by_mean": {
+                reasons: _mean([s.get("t3_held_by", {}).get(reasons, 0) for s in samples])
+                for reasons in sorted({r for s in samples for r in s.get("t3_held_by", {})})
+            },
             "t3_samples": len(samples),
             "loop_lag_ms_mean": _mean(
                 [lag for s in samples if (lag := s["loop_lag_since_last_stats"]["mean_ms"])]
@@ -1367,7 +1371,8 @@ def main() -> int:
                     results["pantau"].setdefault(str(n), []).append(run)
                     print(
                         f"    {run['cpu_pct_per_camera']:.3f} % of a core per camera,"
-                        f" {run['online_end']}/{n} online, T3 on {run['t3_running_mean']},"
+                        f" {run['online_end']}/{n} online, T3 on {run['t3_running_mean']}"
+                        f" (held by {run['t3_held_by_mean']}),"
                         f" event loop late by {run['loop_lag_ms_mean']} ms on average"
                         f" ({run['loop_lag_ms_max']} ms at most);"
                         f" RSS {run['rss_bytes_end'] / 1e6:.0f} MB,"

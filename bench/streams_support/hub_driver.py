@@ -154,6 +154,12 @@ def stats(hub: Hub, tally: EventTally, lag: LoopLag) -> dict[str, Any]:
         "t3_running_by_url": dict(
             Counter(url for camera, url in urls.items() if camera in t3_cameras)
         ),
+        # What holds each running T3: "activity", "motion", "activity+motion", "" (ending)
+        "t3_held_by": dict(
+            Counter("+".join(sorted(engine.leases.reasons(camera))) for camera in t3_cameras)
+            if engine is not None
+            else {}
+        ),
         "leased": len(engine.leases.cameras()) if engine is not None else 0,
         "connected": len(sources),
         "units": sum(int(getattr(source, "units", 0)) for source in sources),
