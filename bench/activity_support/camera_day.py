@@ -299,6 +299,8 @@ class RateControl:
     buffer_s: float = 1.0
     """The VBV buffer, in seconds at `kbps`: the smaller, the flatter the frame sizes."""
     preset: str = PRESET
+    encoder: str = "libx264"
+    """"libx264", or "libx265" for an H.265 camera (the same settings, in x265's words)."""
 
     def halved(self) -> RateControl:
         """About half the bits: half the bitrate, or 6 more CRF (quantizer steps double)."""
@@ -318,20 +320,26 @@ CRF = RateControl("crf 23", crf=23)
 
 
 def _encoder(width: int, height: int, rate: RateControl) -> av.VideoCodecContext:
-    codec = av.CodecContext.create("libx264", "w")
+    codec = av.CodecContext.create(rate.encoder, "w")
     assert isinstance(codec, av.VideoCodecContext)
     codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
     codec.time_base = 1 / FPS
     codec.framerate = FPS
-    options = {
-        "preset": rate.preset,
-        "tune": "zerolatency",
-        "threads": "1",  # deterministic, and as fast on a busy machine
-        "x264-params": f"keyint={GOP_FRAMES}:min-keyint={GOP_FRAMES}:scenecut=0:bframes=0",
-    }
+    gop = f"keyint={GOP_FRAMES}:min-keyint={GOP_FRAMES}:scenecut=0:bframes=0"
+    options = {"preset": rate.preset, "tune": "zerolatency"}
+    if rate.encoder == "libx265":
+        # one thread, deterministic (x265's pools and frame threads), and no log on stderr
+        params = f"{gop}:pools=1:frame-threads=1:log-level=error"
+        if rate.kbps is not None:
+            params += f":vbv-maxrate={rate.kbps}:vbv-bufsize={round(rate.kbps * rate.buffer_s)}"
+        options["x265-params"] = params
+    else:
+        options["threads"] = "1"  # deterministic, and as fast on a busy machine
+        options["x264-params"] = gop
+        if rate.kbps is not None:
+            options.update(maxrate=f"{rate.kbps}k", bufsize=f"{round(rate.kbps * rate.buffer_s)}k")
     if rate.kbps is not None:
         codec.bit_rate = rate.kbps * 1000
-        options.update(maxrate=f"{rate.kbps}k", bufsize=f"{round(rate.kbps * rate.buffer_s)}k")
     else:
         options["crf"] = str(rate.crf)
     codec.options = options

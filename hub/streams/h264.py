@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 START_CODE = b"\x00\x00\x00\x01"
+_T = TypeVar("_T")
 """The Annex B start code put before every NAL unit of an access unit."""
 
 H264_IDR = 5
@@ -202,6 +204,36 @@ class H264SliceSyntax:
 
 
 @dataclass(frozen=True, slots=True)
+class H265ReferenceSet:
+    """An H.265 short-term reference picture set (7.3.7): the POC deltas of its pictures."""
+
+    negative: tuple[int, ...]
+    """DeltaPocS0: the pictures before the current one, nearest first."""
+    positive: tuple[int, ...]
+    """DeltaPocS1: the pictures after it, nearest first."""
+    used: int
+    """How many of them the current picture references: its share of NumPicTotalCurr."""
+
+
+@dataclass(frozen=True, slots=True)
+class H265SliceSyntax:
+    """What an H.265 SPS says about how the slice segment headers that use it are written."""
+
+    sps_id: int
+    chroma_array_type: int
+    separate_colour_plane: bool
+    log2_max_poc_lsb: int
+    reference_sets: tuple[H265ReferenceSet, ...]
+    long_term_present: bool
+    long_term_used: tuple[bool, ...]
+    """used_by_curr_pic_lt_sps_flag of each long-term picture the SPS lists."""
+    temporal_mvp: bool
+    sao: bool
+    min_qp: int
+    """-QpBdOffsetY: the lowest slice QP at the SPS's luma bit depth (0 at 8 bits)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SequenceInfo:
     """What a sequence parameter set says about the pictures that follow it."""
 
@@ -211,6 +243,16 @@ class SequenceInfo:
     """From the VUI timing information, when the encoder wrote it."""
     profile: int
     level: int
+
+
+def keep_parameter_set(table: dict[int, _T], key: int, value: _T, limit: int) -> None:
+    """table[key] = value, the oldest entry dropped when `limit` entries are there already.
+
+    So a stream that sends ever new parameter set ids cannot grow a reader's tables.
+    """
+    if key not in table and len(table) >= limit:
+        table.pop(next(iter(table)))
+    table[key] = value
 
 
 def remove_emulation_prevention(data: bytes) -> bytes:
@@ -391,6 +433,26 @@ def _h264_vui_fps(bits: BitReader) -> float | None:
 
 def parse_h265_sps(nal: bytes) -> SequenceInfo:
     """Parse an H.265 sequence parameter set (ITU-T H.265 7.3.2.2)."""
+    return _walk_h265_sps(nal, for_slices=False)[0]
+
+
+def parse_h265_sps_and_syntax(nal: bytes) -> tuple[SequenceInfo, H265SliceSyntax]:
+    """An H.265 SPS's picture size and rate, and what its slice segment headers hold.
+
+    NalError when the SPS cannot be read as far as slice headers need, or when it has the
+    screen content coding extension, which changes them (no camera sends it).
+    """
+    info, syntax = _walk_h265_sps(nal, for_slices=True)
+    assert syntax is not None  # for_slices raises instead
+    return info, syntax
+
+
+def _walk_h265_sps(nal: bytes, *, for_slices: bool) -> tuple[SequenceInfo, H265SliceSyntax | None]:
+    """Read an H.265 SPS once for both: what follows the picture size only adds to it.
+
+    Without `for_slices`, a part it cannot read past the size leaves the frame rate unknown
+    (some cameras truncate the VUI).
+    """
     if len(nal) < 4 or (nal[0] >> 1) & 0x3F != H265_SPS:
         raise NalError("not an H.265 sequence parameter set")
     bits = BitReader(remove_emulation_prevention(nal[2:_MAX_PARAMETER_SET]))
@@ -398,13 +460,13 @@ def parse_h265_sps(nal: bytes) -> SequenceInfo:
     sub_layers = bits.u(3)  # sps_max_sub_layers_minus1
     bits.flag()  # sps_temporal_id_nesting_flag
     profile, level = _h265_profile_tier_level(bits, sub_layers)
-    bits.ue(15)  # sps_seq_parameter_set_id
+    sps_id = bits.ue(15)  # sps_seq_parameter_set_id
     chroma_format = bits.ue(3)
     separate_planes = bits.flag() if chroma_format == 3 else False
+    chroma_type = 0 if separate_planes else chroma_format
     width = bits.ue(_MAX_PICTURE_SIDE)
     height = bits.ue(_MAX_PICTURE_SIDE)
     if bits.flag():  # conformance_window_flag
-        chroma_type = 0 if separate_planes else chroma_format
         sub_width = 2 if chroma_type in (1, 2) else 1
         sub_height = 2 if chroma_type == 1 else 1
         left, right, top, bottom = bits.ue(), bits.ue(), bits.ue(), bits.ue()
@@ -412,11 +474,23 @@ def parse_h265_sps(nal: bytes) -> SequenceInfo:
         height -= sub_height * (top + bottom)
     if width <= 0 or height <= 0:
         raise NalError(f"no picture ({width}x{height})")
+    fps = None
+    syntax = None
+    screen_content = False
     try:
-        fps = _h265_fps(bits, sub_layers)
+        syntax = _h265_slice_syntax(bits, sub_layers, sps_id, chroma_type, separate_planes)
+        if bits.flag():  # vui_parameters_present_flag
+            timing, fps = _h265_vui_fps(bits)
+            _skip_h265_vui_rest(bits, sub_layers, timing)
+        if bits.flag():  # sps_extension_present_flag
+            # range, multilayer, 3D and SCC extension flags: only SCC changes slice headers
+            screen_content = bits.u(4) & 1 == 1
     except NalError:
-        fps = None
-    return SequenceInfo(width, height, fps, profile, level)
+        if for_slices and syntax is None:
+            raise
+    if for_slices and screen_content:
+        raise NalError("the screen content coding extension is not read")
+    return SequenceInfo(width, height, fps, profile, level), syntax
 
 
 def _h265_profile_tier_level(bits: BitReader, sub_layers: int) -> tuple[int, int]:
@@ -436,9 +510,11 @@ def _h265_profile_tier_level(bits: BitReader, sub_layers: int) -> tuple[int, int
     return profile, level
 
 
-def _h265_fps(bits: BitReader, sub_layers: int) -> float | None:
-    """Walk the rest of an H.265 SPS to its VUI and read the frame rate there."""
-    bits.ue(8)  # bit_depth_luma_minus8
+def _h265_slice_syntax(
+    bits: BitReader, sub_layers: int, sps_id: int, chroma_type: int, separate_planes: bool
+) -> H265SliceSyntax:
+    """Walk an H.265 SPS from the bit depths to the VUI, keeping what slice headers need."""
+    bit_depth_minus8 = bits.ue(8)  # bit_depth_luma_minus8
     bits.ue(8)  # bit_depth_chroma_minus8
     poc_lsb_bits = bits.ue(12) + 4  # log2_max_pic_order_cnt_lsb_minus4
     ordering_for_all = bits.flag()  # sps_sub_layer_ordering_info_present_flag
@@ -449,34 +525,92 @@ def _h265_fps(bits: BitReader, sub_layers: int) -> float | None:
     for _ in range(6):  # coding block, transform block sizes and hierarchy depths
         bits.ue()
     if bits.flag() and bits.flag():  # scaling_list_enabled_flag, sps_scaling_list_data_present
-        _skip_h265_scaling_list_data(bits)
+        skip_h265_scaling_list_data(bits)
     bits.flag()  # amp_enabled_flag
-    bits.flag()  # sample_adaptive_offset_enabled_flag
+    sao = bits.flag()  # sample_adaptive_offset_enabled_flag
     if bits.flag():  # pcm_enabled_flag
         bits.u(8)
         bits.ue()
         bits.ue()
         bits.flag()
-    _skip_h265_short_term_ref_pic_sets(bits, bits.ue(64))
-    if bits.flag():  # long_term_ref_pics_present_flag
-        for _ in range(bits.ue(32)):
-            bits.u(poc_lsb_bits + 1)  # lt_ref_pic_poc_lsb_sps, used_by_curr_pic_lt_sps_flag
-    bits.flag()  # sps_temporal_mvp_enabled_flag
+    sets: list[H265ReferenceSet] = []
+    for _ in range(bits.ue(64)):  # num_short_term_ref_pic_sets
+        sets.append(read_h265_reference_set(bits, sets, in_slice=False))
+    long_term_present = bits.flag()
+    long_term_used: tuple[bool, ...] = ()
+    if long_term_present:
+        long_term_used = tuple(
+            bits.u(poc_lsb_bits + 1) & 1 == 1  # lt_ref_pic_poc_lsb_sps, used_by_curr_pic_lt_sps
+            for _ in range(bits.ue(32))
+        )
+    temporal_mvp = bits.flag()  # sps_temporal_mvp_enabled_flag
     bits.flag()  # strong_intra_smoothing_enabled_flag
-    if not bits.flag():  # vui_parameters_present_flag
-        return None
+    return H265SliceSyntax(
+        sps_id=sps_id,
+        chroma_array_type=chroma_type,
+        separate_colour_plane=separate_planes,
+        log2_max_poc_lsb=poc_lsb_bits,
+        reference_sets=tuple(sets),
+        long_term_present=long_term_present,
+        long_term_used=long_term_used,
+        temporal_mvp=temporal_mvp,
+        sao=sao,
+        min_qp=-6 * bit_depth_minus8,
+    )
+
+
+def _h265_vui_fps(bits: BitReader) -> tuple[bool, float | None]:
+    """Read an H.265 VUI up to its timing information: whether it has some, and the rate."""
     _skip_vui_header(bits)
     bits.u(3)  # neutral_chroma_indication, field_seq, frame_field_info_present flags
     if bits.flag():  # default_display_window_flag
         for _ in range(4):
             bits.ue()
     if not bits.flag():  # vui_timing_info_present_flag
-        return None
+        return False, None
     units, scale = bits.u(32), bits.u(32)
-    return _frame_rate(units, scale, 1)
+    return True, _frame_rate(units, scale, 1)
 
 
-def _skip_h265_scaling_list_data(bits: BitReader) -> None:
+def _skip_h265_vui_rest(bits: BitReader, sub_layers: int, timing: bool) -> None:
+    """The rest of an H.265 VUI after the frame rate (E.2.1), to the SPS's extension flags."""
+    if timing:
+        if bits.flag():  # vui_poc_proportional_to_timing_flag
+            bits.ue()  # vui_num_ticks_poc_diff_one_minus1
+        if bits.flag():  # vui_hrd_parameters_present_flag
+            _skip_h265_hrd_parameters(bits, sub_layers)
+    if bits.flag():  # bitstream_restriction_flag
+        bits.u(3)  # tiles_fixed_structure, motion_vectors_over_pic_boundaries, restricted lists
+        for _ in range(5):  # segmentation, bytes and bits per picture, motion vector lengths
+            bits.ue()
+
+
+def _skip_h265_hrd_parameters(bits: BitReader, sub_layers: int) -> None:
+    """hrd_parameters(1, sps_max_sub_layers_minus1) (E.2.2)."""
+    nal_hrd, vcl_hrd = bits.flag(), bits.flag()
+    sub_picture = False
+    if nal_hrd or vcl_hrd:
+        sub_picture = bits.flag()  # sub_pic_hrd_params_present_flag
+        if sub_picture:
+            bits.u(19)  # tick divisor, DU removal delay length, in-SEI flag, DU output length
+        bits.u(12 if sub_picture else 8)  # bit rate, CPB size (and DU CPB size) scales
+        bits.u(15)  # initial CPB removal delay, CPB removal delay and DPB output delay lengths
+    for _ in range(sub_layers + 1):
+        fixed = bits.flag() or bits.flag()  # fixed_pic_rate_general, fixed_pic_rate_within_cvs
+        low_delay = False
+        if fixed:
+            bits.ue()  # elemental_duration_in_tc_minus1
+        else:
+            low_delay = bits.flag()
+        cpbs = 1 if low_delay else bits.ue(31) + 1  # cpb_cnt_minus1
+        for _ in range(cpbs * (nal_hrd + vcl_hrd)):  # sub_layer_hrd_parameters()
+            for _ in range(4 if sub_picture else 2):  # bit rate and CPB size (and per DU)
+                bits.ue()
+            bits.flag()  # cbr_flag
+
+
+def skip_h265_scaling_list_data(bits: BitReader) -> None:
+    """scaling_list_data() (7.3.4), in an SPS or a PPS."""
     for size_id in range(4):
         for _ in range(0, 6, 3 if size_id == 3 else 1):
             if not bits.flag():  # scaling_list_pred_mode_flag
@@ -488,61 +622,50 @@ def _skip_h265_scaling_list_data(bits: BitReader) -> None:
                 bits.se()
 
 
-def _skip_h265_short_term_ref_pic_sets(bits: BitReader, count: int) -> None:
-    """Read `count` st_ref_pic_set() structures (7.3.7), deriving their deltas as 7.4.8 does.
+def read_h265_reference_set(
+    bits: BitReader, sets: Sequence[H265ReferenceSet], *, in_slice: bool
+) -> H265ReferenceSet:
+    """The st_ref_pic_set() that follows `sets` (7.3.7), its deltas derived as 7.4.8 does.
 
-    A set predicted from the previous one has as many flags as that one has pictures, so the
-    pictures of every set must be known to read the next.
+    A set predicted from an earlier one has a flag for each of that one's pictures, so the
+    pictures of every set must be known to read the next. `in_slice`: the set is a slice
+    header's own, which may be predicted from any of the SPS's sets.
     """
-    sets: list[tuple[list[int], list[int]]] = []
-    for index in range(count):
-        if index and bits.flag():  # inter_ref_pic_set_prediction_flag
-            ref_negative, ref_positive = sets[index - 1]
-            sign = bits.flag()
-            delta = bits.ue(0x7FFF) + 1
-            delta_rps = -delta if sign else delta
-            total = len(ref_negative) + len(ref_positive)
-            # use_delta_flag is inferred to be 1 where used_by_curr_pic_flag is 1
-            use = [bits.flag() or bits.flag() for _ in range(total + 1)]
-            first_positive = len(ref_negative)
-            negative = [
-                d + delta_rps
-                for i, d in reversed(list(enumerate(ref_positive)))
-                if d + delta_rps < 0 and use[first_positive + i]
-            ]
-            if delta_rps < 0 and use[total]:
-                negative.append(delta_rps)
-            negative += [
-                d + delta_rps for i, d in enumerate(ref_negative) if d + delta_rps < 0 and use[i]
-            ]
-            positive = [
-                d + delta_rps
-                for i, d in reversed(list(enumerate(ref_negative)))
-                if d + delta_rps > 0 and use[i]
-            ]
-            if delta_rps > 0 and use[total]:
-                positive.append(delta_rps)
-            positive += [
-                d + delta_rps
-                for i, d in enumerate(ref_positive)
-                if d + delta_rps > 0 and use[first_positive + i]
-            ]
-            if len(negative) + len(positive) > 32:
-                raise NalError("short-term reference picture set too large")
-        else:
-            negative_count, positive_count = bits.ue(16), bits.ue(16)
-            negative, positive = [], []
-            poc = 0
-            for _ in range(negative_count):
-                poc -= bits.ue(0x7FFF) + 1
-                bits.flag()  # used_by_curr_pic_s0_flag
-                negative.append(poc)
-            poc = 0
-            for _ in range(positive_count):
-                poc += bits.ue(0x7FFF) + 1
-                bits.flag()  # used_by_curr_pic_s1_flag
-                positive.append(poc)
-        sets.append((negative, positive))
+    index = len(sets)
+    if index and bits.flag():  # inter_ref_pic_set_prediction_flag
+        source = sets[index - 1 - (bits.ue(index - 1) if in_slice else 0)]  # delta_idx_minus1
+        sign = bits.flag()  # delta_rps_sign
+        delta = bits.ue(0x7FFF) + 1  # abs_delta_rps_minus1
+        delta_rps = -delta if sign else delta
+        total = len(source.negative) + len(source.positive)
+        # per picture of the source set, then for delta_rps itself: 2 if used by the current
+        # picture, 1 if only kept, 0 if dropped (use_delta_flag is inferred 1 where used)
+        kept = [2 if bits.flag() else bits.u(1) for _ in range(total + 1)]
+        first_positive = len(source.negative)
+        before = [(d + delta_rps, kept[i]) for i, d in enumerate(source.negative)]
+        after = [(d + delta_rps, kept[first_positive + i]) for i, d in enumerate(source.positive)]
+        own = (delta_rps, kept[total])
+        negative = [p for p in (*reversed(after), own, *before) if p[0] < 0 and p[1]]
+        positive = [p for p in (*reversed(before), own, *after) if p[0] > 0 and p[1]]
+        if len(negative) + len(positive) > 32:
+            raise NalError("short-term reference picture set too large")
+        return H265ReferenceSet(
+            negative=tuple(d for d, _ in negative),
+            positive=tuple(d for d, _ in positive),
+            used=sum(k == 2 for _, k in (*negative, *positive)),
+        )
+    negative_count, positive_count = bits.ue(16), bits.ue(16)
+    deltas: list[int] = []
+    used = 0
+    for count, step in ((negative_count, -1), (positive_count, 1)):
+        poc = 0
+        for _ in range(count):
+            poc += step * (bits.ue(0x7FFF) + 1)  # delta_poc_s0_minus1 or delta_poc_s1_minus1
+            used += bits.u(1)  # used_by_curr_pic_s0_flag or used_by_curr_pic_s1_flag
+            deltas.append(poc)
+    return H265ReferenceSet(
+        negative=tuple(deltas[:negative_count]), positive=tuple(deltas[negative_count:]), used=used
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,15 +9,14 @@ doubles every 6). So the activity meter weighs each frame's size by 2 ** (QP / 6
 the size it would have at a fixed quantizer, whatever the rate control.
 
 Reading the QP needs the slice header up to `slice_qp_delta` (ITU-T H.264 7.3.3) and the
-parameter sets it refers to: a few dozen bits per picture, no decoding. H.265 is not read yet
-(`qp` gives None; the meter then goes by sizes alone).
+parameter sets it refers to: a few dozen bits per picture, no decoding. H.265 streams are read
+the same way by hub.streams.slices_h265, to which `SliceQp` hands them.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TypeVar
 
 from hub.streams.h264 import (
     H264_IDR,
@@ -26,10 +25,12 @@ from hub.streams.h264 import (
     BitReader,
     H264SliceSyntax,
     NalError,
+    keep_parameter_set,
     parse_h264_sps_and_syntax,
     remove_emulation_prevention,
     split_annexb,
 )
+from hub.streams.slices_h265 import H265SliceQp
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ _MAX_SETS = 32
 _P, _B, _I, _SP, _SI = 0, 1, 2, 3, 4
 _SLICE = 1
 """NAL unit type of a non-IDR picture's slice (an IDR picture's is H264_IDR)."""
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,28 +61,36 @@ class _PictureSyntax:
 
 
 class SliceQp:
-    """One H.264 stream's picture QPs; it learns the parameter sets as they come, in band or not.
+    """One stream's picture QPs; it learns the parameter sets as they come, in band or not.
 
     `qp(data)` is cheap enough for every picture of every camera: it reads the first slice
-    header only. It never raises: a unit it cannot read gives None.
+    header only. It never raises: a unit it cannot read gives None. H.265 streams go to
+    H265SliceQp; other codecs give None.
     """
 
-    __slots__ = ("_pps", "_pps_nals", "_sps", "codec", "unreadable")
+    __slots__ = ("_h265", "_pps", "_pps_nals", "_sps", "_unreadable", "codec")
 
     def __init__(self, codec: str = "h264", parameter_sets: bytes = b"") -> None:
         self.codec = codec
+        self._h265 = H265SliceQp(parameter_sets) if codec == "hevc" else None
         self._sps: dict[int, H264SliceSyntax] = {}
         self._pps: dict[int, _PictureSyntax] = {}
         self._pps_nals: dict[int, bytes] = {}
         """PPS NAL units whose SPS has not come yet, read again when it does."""
-        self.unreadable = 0
-        """Slice headers that could not be read (malformed, or a parameter set missing)."""
-        if parameter_sets:
+        self._unreadable = 0
+        if parameter_sets and codec == "h264":
             for nal in split_annexb(parameter_sets):
                 self._learn(nal)
 
+    @property
+    def unreadable(self) -> int:
+        """Slice headers that could not be read (malformed, or a parameter set missing)."""
+        return self._h265.unreadable if self._h265 is not None else self._unreadable
+
     def qp(self, data: bytes) -> int | None:
-        """The QP the access unit's first slice starts at; None when unknown or not H.264."""
+        """The QP the access unit's first slice starts at; None when unknown."""
+        if self._h265 is not None:
+            return self._h265.qp(data)
         if self.codec != "h264":
             return None
         begin = data.find(b"\x00\x00\x01")
@@ -107,7 +115,7 @@ class SliceQp:
             if kind == H264_SPS:
                 _, syntax = parse_h264_sps_and_syntax(nal)
                 if self._sps.get(syntax.sps_id) != syntax:
-                    _keep(self._sps, syntax.sps_id, syntax)
+                    keep_parameter_set(self._sps, syntax.sps_id, syntax, _MAX_SETS)
                     for waiting in list(self._pps_nals.values()):  # PPSs that came first
                         self._learn(waiting)
             elif kind == H264_PPS:
@@ -120,7 +128,7 @@ class SliceQp:
         pps_id = bits.ue(255)
         sps = self._sps.get(bits.ue(31))
         if sps is None:
-            _keep(self._pps_nals, pps_id, bytes(nal))
+            keep_parameter_set(self._pps_nals, pps_id, bytes(nal), _MAX_SETS)
             return
         self._pps_nals.pop(pps_id, None)
         cabac = bits.flag()
@@ -146,7 +154,7 @@ class SliceQp:
             redundant_pic_cnt_present=bits.flag(),
             cabac=cabac,
         )
-        _keep(self._pps, pps_id, syntax)
+        keep_parameter_set(self._pps, pps_id, syntax, _MAX_SETS)
 
     def _slice_qp(self, data: bytes, begin: int, kind: int) -> int | None:
         for size in (_HEADER_BYTES, _MAX_HEADER_BYTES):
@@ -158,7 +166,7 @@ class SliceQp:
                     break  # the whole NAL unit was read: it is malformed
             except KeyError:
                 break  # a parameter set that never came
-        self.unreadable += 1
+        self._unreadable += 1
         return None
 
     def _read_header(self, nal: bytes, kind: int, ref_idc: int) -> int:
@@ -211,13 +219,6 @@ class SliceQp:
         if not 0 <= qp <= 51:
             raise NalError(f"slice QP {qp} out of range")
         return qp
-
-
-def _keep(table: dict[int, _T], key: int, value: _T) -> None:
-    """table[key] = value, the oldest entry dropped when the table is full."""
-    if key not in table and len(table) >= _MAX_SETS:
-        table.pop(next(iter(table)))
-    table[key] = value
 
 
 def _skip_list_changes(bits: BitReader) -> None:
