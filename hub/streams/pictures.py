@@ -506,6 +506,8 @@ class PictureChecks:
         self._still_since = 0.0
         self._frozen_from = 0.0
         self._layout: _Floats | None = None
+        self._first: list[tuple[_Floats, float]] = []
+        """The keyframes learned so far (layout, detail), until the reference is made of them."""
         self._detail = 0.0
         self._learned = 0
 
@@ -584,6 +586,7 @@ class PictureChecks:
         if self._moved.reset():
             ended.append(PictureProblem("moved", False, {"relearned": 1.0}))
         self._layout = None
+        self._first = []
         self._detail = 0.0
         self._learned = 0
         return ended
@@ -614,13 +617,18 @@ class PictureChecks:
         return [PictureProblem("frozen", changed, {"difference": difference, "seconds": seconds})]
 
     def _learn(self, here: _Floats, sharpness: float) -> None:
+        """Learn the reference from the first keyframes: the median of each block and of detail.
+
+        So a car passing in one of them is not part of the scene. In a mean it was: on a plain
+        car park, its third of a passing car made the empty lot look like another scene.
+        """
         self._learned += 1
-        if self._layout is None:
-            self._layout, self._detail = here, sharpness
+        self._first.append((here, sharpness))
+        if self._learned < self.thresholds.learn_keyframes:
             return
-        weight = 1 / self._learned
-        self._layout = self._layout + weight * (here - self._layout)
-        self._detail += weight * (sharpness - self._detail)
+        self._layout = np.median(np.stack([layout for layout, _ in self._first]), axis=0)
+        self._detail = float(np.median([sharpness for _, sharpness in self._first]))
+        self._first = []
 
     def _follow(self, here: _Floats, sharpness: float) -> None:
         assert self._layout is not None

@@ -24,12 +24,14 @@ from hub.streams.pictures import (
     _shrink,
     grey_small,
     jpeg_size,
+    layout,
+    similarity,
     snapshot_pictures,
     to_jpeg,
 )
 from hub.streams.units import AccessUnit, StreamInfo
 
-from .media import read_units
+from .media import grey_frames, read_units
 from .scenes import HEIGHT, WIDTH, scene, shot, smooth
 
 KEYFRAME_TIMES = [0.0, 4.8, 9.6, 14.4, 19.2, 24.0, 28.8]
@@ -474,6 +476,24 @@ def test_a_slight_shift_and_a_passing_object_are_not_moved() -> None:
     passing[60:120, 100:160] = 230.0  # a truck crossing the view at one keyframe
     frames = live(1, 5, rng) + [shot(shifted, rng), shot(passing, rng)] * 3
     assert run(PictureChecks("cam-wind"), frames) == []
+
+
+@pytest.mark.parametrize("car_at", [0, 1, 2])
+def test_a_car_passing_while_the_reference_is_learned_is_not_part_of_the_scene(
+    car_at: int,
+) -> None:
+    """The real car park (5 pictures a second of the test footage): a camera that comes online
+    as a car drives through learns the empty lot, not a third of the car; the lot is not then
+    `moved` (it was, 30 s later, for 15 minutes, when the reference was a mean)."""
+    greys = grey_frames()
+    empty = greys[0]
+    car = min(greys, key=lambda grey: similarity(layout(grey), layout(empty)))
+    assert similarity(layout(car), layout(empty)) < 0.0  # the car is most of the layout
+    learning = [car if index == car_at else greys[index * 3] for index in range(3)]
+    lot = [greys[index * 7 % 20] for index in range(10)]  # the empty lot (the first 4 s)
+    checks = PictureChecks("cam-car-park")
+    assert run(checks, learning + lot, every=10.0) == []
+    assert checks.learned
 
 
 def test_a_new_view_becomes_the_reference_after_a_while() -> None:
