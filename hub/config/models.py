@@ -129,7 +129,7 @@ class StreamSettings(Section):
         5.0, ge=0, description="T3: seconds pixels stay decoded after activity ends."
     )
     motion_lease: float = Field(
-        5.0, ge=0, description="T3: seconds pixels stay decoded after pixel motion ends."
+        2.0, ge=0, description="T3: seconds pixels stay decoded after pixel motion ends."
     )
     t3_dismiss: float = Field(
         4.0,

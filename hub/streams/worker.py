@@ -64,8 +64,10 @@ class EngineSettings:
     motion_width: int = 320
     activity_lease: float = 5.0
     """T3: how long activity keeps pixels decoded after it ends."""
-    motion_lease: float = 5.0
-    """T3: how long pixel motion keeps pixels decoded after it ends."""
+    motion_lease: float = 2.0
+    """T3: how long pixel motion keeps pixels decoded after it ends. Measured on the streams
+    benchmark's day scene (N=25, bench/results/streams-day-motion-lease.json): T3 on 6.2 of 25
+    cameras at 5 s, 4.8 at 2 s, 4.9 at 1 s, with as many motion.start events."""
     t3_dismiss: float | None = 4.0
     """T3: seconds without pixel motion, once T3 has calibrated, after which it dismisses the
     activity that asked for it: the activity's lease is given back before `activity.end` (the
