@@ -33,7 +33,7 @@ activity.start until activity.end + activity_lease (EngineSettings default unles
 - T3 dismissing itself after S s without a motion picture, and pixel motion holding T3 for M s
   after its last motion picture (from the ring): recall and decoded for several S and M,
   printed and kept under `dismiss_what_if` (the worker does it with EngineSettings.t3_dismiss,
-  4 s, and motion_lease, 5 s; the rows above simulate the activity's lease alone).
+  4 s, and motion_lease, 2 s; the rows above simulate the activity's lease alone).
 Target (pooled over the realistic streams): recall >= 95 % with decoded <= 20 %.
 Results go to bench/results/activity.json.
 """
