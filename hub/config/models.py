@@ -131,6 +131,12 @@ class StreamSettings(Section):
     motion_lease: float = Field(
         2.0, ge=0, description="T3: seconds pixels stay decoded after pixel motion ends."
     )
+    motion_hold: float = Field(
+        20.0,
+        ge=0,
+        description="T3: at most this many seconds that one pixel motion episode keeps pixels"
+        " decoded on its own, from its start (0: no limit).",
+    )
     t3_dismiss: float = Field(
         4.0,
         ge=0,

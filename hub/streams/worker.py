@@ -68,6 +68,12 @@ class EngineSettings:
     """T3: how long pixel motion keeps pixels decoded after it ends. Measured on the streams
     benchmark's day scene (N=25, bench/results/streams-day-motion-lease.json): T3 on 6.2 of 25
     cameras at 5 s, 4.8 at 2 s, 4.9 at 1 s, with as many motion.start events."""
+    motion_hold: float | None = 20.0
+    """T3: at most this many seconds that one motion episode holds pixels on its own, from its
+    `motion.start`; None: as long as it lasts. A scene that is busy all the time (a road, a
+    car park at rush hour) would otherwise keep a full decoder running for good; 20 s is the
+    activity meter's `settle`, after which it too takes a lasting change as the usual scene.
+    Activity, a zone rule or a viewer still hold pixels as long as they need."""
     t3_dismiss: float | None = 4.0
     """T3: seconds without pixel motion, once T3 has calibrated, after which it dismisses the
     activity that asked for it: the activity's lease is given back before `activity.end` (the
@@ -88,11 +94,13 @@ class EngineSettings:
     def from_config(cls, section: StreamSettings) -> EngineSettings:
         """The settings a configuration's `hub.streams` section gives, field by field.
 
-        A field the section does not have keeps its default; `t3_dismiss: 0` there means never.
+        A field the section does not have keeps its default; `t3_dismiss: 0` there means never,
+        and `motion_hold: 0` no limit.
         """
         given = {f.name: getattr(section, f.name) for f in fields(cls) if hasattr(section, f.name)}
-        if not given.get("t3_dismiss", True):
-            given["t3_dismiss"] = None
+        for name in ("t3_dismiss", "motion_hold"):
+            if not given.get(name, True):
+                given[name] = None
         return cls(**given)
 
 
@@ -556,8 +564,9 @@ class _T3:
             event_class = MotionStart if change.started else MotionEnd
             if change.started:
                 self.active_zones.add(change.zone)
-                if self.motion_lease is None:  # pixels that move keep pixels coming
-                    self.motion_lease = leases.acquire(self.worker.id, "motion", ttl=3600.0)
+                if self.motion_lease is None:  # pixels that move keep pixels coming...
+                    hold = self.worker.settings.motion_hold  # ...for a while at most
+                    self.motion_lease = leases.acquire(self.worker.id, "motion", ttl=hold or 3600.0)
             else:
                 self.active_zones.discard(change.zone)
                 if not self.active_zones and self.motion_lease is not None:
@@ -577,7 +586,8 @@ class _T3:
             self.worker._leases.release(self.motion_lease)
             self.motion_lease = None
         for zone in sorted(self.active_zones):  # nobody watches any more: close what is open
-            self.worker._emit(MotionEnd.create(camera_id=self.worker.id, data={"zone": zone}))
+            data = {"zone": zone, "unseen": True}  # it ended unseen: T3 stopped looking
+            self.worker._emit(MotionEnd.create(camera_id=self.worker.id, data=data))
         self.active_zones.clear()
 
 

@@ -293,6 +293,33 @@ async def test_motion_keeps_pixels_for_the_configured_motion_lease(
         ]
 
 
+async def test_motion_that_never_ends_holds_pixels_for_motion_hold_at_most(
+    rtsp_server: RtspTestServer, tmp_path: Path
+) -> None:
+    settings = {"motion_hold": 2.0, "motion_lease": 1.0, "t3_dismiss": 0}
+    async with still_camera(rtsp_server, tmp_path, **settings) as (hub, events):
+        assert hub.streams is not None
+        worker = hub.streams.workers["diam"]
+        assert worker.settings.motion_hold == 2.0
+        viewer = hub.streams.lease("diam", "viewer", ttl=60.0)
+        async with asyncio.timeout(5.0):
+            while worker._t3 is None:  # noqa: ASYNC110 - the worker's tick starts T3, polled
+                await asyncio.sleep(0.05)
+        t3 = worker._t3
+        # a car park busy all the time: motion starts and never ends
+        t3._publish([MotionChange("all", True, (0.1, 0.1, 0.3, 0.3), 0.2, time.monotonic())])
+        started = time.monotonic()
+        hub.streams.leases.release(viewer)
+        assert hub.streams.leases.reasons("diam") == {"motion"}
+        async with asyncio.timeout(6.0):
+            while worker._t3 is not None:  # noqa: ASYNC110 - the worker's tick decides, polled
+                await asyncio.sleep(0.05)
+        assert 1.9 <= time.monotonic() - started < 4.0  # the 2 s hold, then the next tick
+        motion = [e for _, e in events.events if e.type.startswith("motion.")]
+        assert [e.type for e in motion] == ["motion.start", "motion.end"]
+        assert motion[1].data == {"zone": "all", "unseen": True}  # closed, not seen to end
+
+
 async def test_pixels_that_do_not_move_dismiss_the_activity_that_asked_for_them(
     rtsp_server: RtspTestServer, tmp_path: Path
 ) -> None:

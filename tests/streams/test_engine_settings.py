@@ -19,7 +19,8 @@ SHARED = sorted(
 
 def test_the_section_and_the_engine_agree_on_every_default() -> None:
     section, engine = StreamSettings(), EngineSettings()
-    assert {"activity_lease", "motion_lease", "t3_dismiss", "keyframe_interval"} <= set(SHARED)
+    shared = {"activity_lease", "motion_lease", "motion_hold", "t3_dismiss", "keyframe_interval"}
+    assert shared <= set(SHARED)
     for name in SHARED:
         assert getattr(section, name) == getattr(engine, name), name
     assert EngineSettings.from_config(section) == engine
@@ -43,6 +44,12 @@ def test_every_shared_setting_reaches_the_engine() -> None:
 def test_t3_dismiss_zero_means_never() -> None:
     section = StreamSettings.model_validate({"t3_dismiss": 0})
     assert EngineSettings.from_config(section).t3_dismiss is None
+
+
+def test_motion_hold_zero_means_no_limit() -> None:
+    section = StreamSettings.model_validate({"motion_hold": 0})
+    assert EngineSettings.from_config(section).motion_hold is None
+    assert EngineSettings.from_config(StreamSettings()).motion_hold == 20.0
 
 
 def test_a_negative_lease_names_its_file_line_and_field(tmp_path: Path) -> None:
