@@ -20,6 +20,7 @@ from hub.config import Config
 from hub.events import Event
 from hub.runtime import Hub
 from hub.streams.motion import MotionChange
+from hub.streams.worker import _T3, StreamWorker
 from tests.streams.conftest import RtspTestServer
 
 
@@ -262,6 +263,24 @@ async def test_decoding_stops_when_nobody_needs_pixels(
         assert motion == []  # still bars never move
 
 
+async def motion_without_a_viewer(hub: Hub, worker: StreamWorker) -> _T3:
+    """T3 started for a viewer, motion opened in it, the viewer gone: motion alone holds it.
+
+    The motion is what the detector hands over when a car crosses the zone (the still bars
+    never move). Returns the T3.
+    """
+    assert hub.streams is not None
+    viewer = hub.streams.lease(worker.id, "viewer", ttl=60.0)
+    async with asyncio.timeout(5.0):
+        while worker._t3 is None:  # noqa: ASYNC110 - the worker's tick starts T3, polled
+            await asyncio.sleep(0.05)
+    t3 = worker._t3
+    assert t3 is not None
+    t3._publish([MotionChange("all", True, (0.1, 0.1, 0.3, 0.3), 0.2, time.monotonic())])
+    hub.streams.leases.release(viewer)
+    return t3
+
+
 async def test_motion_keeps_pixels_for_the_configured_motion_lease(
     rtsp_server: RtspTestServer, tmp_path: Path
 ) -> None:
@@ -270,14 +289,7 @@ async def test_motion_keeps_pixels_for_the_configured_motion_lease(
         assert hub.streams is not None
         worker = hub.streams.workers["diam"]
         assert worker.settings.motion_lease == 1.0 and worker.settings.t3_dismiss is None
-        viewer = hub.streams.lease("diam", "viewer", ttl=60.0)
-        async with asyncio.timeout(5.0):
-            while worker._t3 is None:  # noqa: ASYNC110 - the worker's tick starts T3, polled
-                await asyncio.sleep(0.05)
-        t3 = worker._t3
-        # what the detector hands over when a car crosses the zone (these bars never move)
-        t3._publish([MotionChange("all", True, (0.1, 0.1, 0.3, 0.3), 0.2, time.monotonic())])
-        hub.streams.leases.release(viewer)
+        t3 = await motion_without_a_viewer(hub, worker)
         assert hub.streams.leases.reasons("diam") == {"motion"}
         await asyncio.sleep(1.5)
         assert worker._t3 is t3  # motion is open: it holds the pixels without a viewer
@@ -301,15 +313,8 @@ async def test_motion_that_never_ends_holds_pixels_for_motion_hold_at_most(
         assert hub.streams is not None
         worker = hub.streams.workers["diam"]
         assert worker.settings.motion_hold == 2.0
-        viewer = hub.streams.lease("diam", "viewer", ttl=60.0)
-        async with asyncio.timeout(5.0):
-            while worker._t3 is None:  # noqa: ASYNC110 - the worker's tick starts T3, polled
-                await asyncio.sleep(0.05)
-        t3 = worker._t3
-        # a car park busy all the time: motion starts and never ends
-        t3._publish([MotionChange("all", True, (0.1, 0.1, 0.3, 0.3), 0.2, time.monotonic())])
+        await motion_without_a_viewer(hub, worker)  # a car park busy all the time: it never ends
         started = time.monotonic()
-        hub.streams.leases.release(viewer)
         assert hub.streams.leases.reasons("diam") == {"motion"}
         async with asyncio.timeout(6.0):
             while worker._t3 is not None:  # noqa: ASYNC110 - the worker's tick decides, polled
