@@ -135,7 +135,7 @@ class StreamSettings(Section):
         20.0,
         ge=0,
         description="T3: at most this many seconds that one pixel motion episode keeps pixels"
-        " decoded on its own, from its start (0: no limit).",
+        " decoded on its own, from its start (0: as long as it lasts, an hour at most).",
     )
     t3_dismiss: float = Field(
         4.0,

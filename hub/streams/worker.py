@@ -70,10 +70,10 @@ class EngineSettings:
     cameras at 5 s, 4.8 at 2 s, 4.9 at 1 s, with as many motion.start events."""
     motion_hold: float | None = 20.0
     """T3: at most this many seconds that one motion episode holds pixels on its own, from its
-    `motion.start`; None: as long as it lasts. A scene that is busy all the time (a road, a
-    car park at rush hour) would otherwise keep a full decoder running for good; 20 s is the
-    activity meter's `settle`, after which it too takes a lasting change as the usual scene.
-    Activity, a zone rule or a viewer still hold pixels as long as they need."""
+    `motion.start`; None: as long as it lasts (an hour at most). A scene that is busy all the
+    time (a road, a car park at rush hour) would otherwise keep a full decoder running for good;
+    20 s is the activity meter's `settle`, after which it too takes a lasting change as the
+    usual scene. Activity, a zone rule or a viewer still hold pixels as long as they need."""
     t3_dismiss: float | None = 4.0
     """T3: seconds without pixel motion, once T3 has calibrated, after which it dismisses the
     activity that asked for it: the activity's lease is given back before `activity.end` (the
@@ -95,7 +95,7 @@ class EngineSettings:
         """The settings a configuration's `hub.streams` section gives, field by field.
 
         A field the section does not have keeps its default; `t3_dismiss: 0` there means never,
-        and `motion_hold: 0` no limit.
+        and `motion_hold: 0` as long as the motion lasts.
         """
         given = {f.name: getattr(section, f.name) for f in fields(cls) if hasattr(section, f.name)}
         for name in ("t3_dismiss", "motion_hold"):

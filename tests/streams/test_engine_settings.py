@@ -46,7 +46,7 @@ def test_t3_dismiss_zero_means_never() -> None:
     assert EngineSettings.from_config(section).t3_dismiss is None
 
 
-def test_motion_hold_zero_means_no_limit() -> None:
+def test_motion_hold_zero_means_as_long_as_motion_lasts() -> None:
     section = StreamSettings.model_validate({"motion_hold": 0})
     assert EngineSettings.from_config(section).motion_hold is None
     assert EngineSettings.from_config(StreamSettings()).motion_hold == 20.0
