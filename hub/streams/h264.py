@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 START_CODE = b"\x00\x00\x00\x01"
-_T = TypeVar("_T")
 """The Annex B start code put before every NAL unit of an access unit."""
+_T = TypeVar("_T")
 
 H264_IDR = 5
 H264_SPS = 7
