@@ -179,15 +179,19 @@ class ActivityMeter:
         learning = at - self._learning_since
         if not self.active:
             # the usual level: an average of what was seen since learning began, then over
-            # the last baseline_tau seconds; the jitter likewise, but from half the warmup on,
-            # once each GOP position has an offset
+            # the last baseline_tau seconds of quiet scene
             follow = 1.0 - math.exp(-dt / min(s.baseline_tau, max(learning, dt)))
             baseline += (fast - baseline) * follow
             self._baseline = baseline
-            jittering = learning - s.warmup / 2
-            if jittering > 0:
-                follow = 1.0 - math.exp(-dt / min(s.baseline_tau, max(jittering, dt)))
-                self._jitter += (abs(fast - level) - self._jitter) * follow
+        jittering = learning - s.warmup / 2
+        if jittering > 0:
+            # the jitter likewise, from half the warmup on (once each GOP position has an
+            # offset), and during activity too: it is how the stream's sizes wobble, and a
+            # meter that learned it only while quiet stayed blind to the swing of an episode
+            # it had fired at, and fired at it again each time it came back (a clip served in
+            # a loop: an episode every 30 s on some joins of the stream, none on others)
+            follow = 1.0 - math.exp(-dt / min(s.baseline_tau, max(jittering, dt)))
+            self._jitter += (abs(fast - level) - self._jitter) * follow
         departure = abs(fast - baseline)
         self.score = math.exp(departure)
         if learning < s.warmup:

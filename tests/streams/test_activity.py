@@ -7,6 +7,7 @@ an empty parking lot played forward and backward, cars passing, re-encoded like 
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import sys
@@ -19,6 +20,7 @@ import pytest
 
 from hub.streams.activity import ActivityChange, ActivityMeter, ActivitySettings
 from hub.streams.units import VIDEO_CLOCK, AccessUnit, StreamInfo
+from tests.streams_pictures.media import MEDIA
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
@@ -303,3 +305,50 @@ def test_a_jump_of_the_stream_clock_is_bridged_not_taken_for_a_gap() -> None:
     found = [c for u in jumped if (c := meter.on_unit(u)) is not None]
     assert found == []
     assert 199.0 < (meter._last_at or 0.0) < 200.5  # the media clock ran on across the jump
+
+
+def loop_camera() -> list[AccessUnit]:
+    """30 s of the streams benchmark's camera (tests/fixtures/media/loop-camera-sizes.json): units
+    of the sizes the meter weighs its frames to, without slice headers to read a QP from."""
+    document = json.loads((MEDIA / "loop-camera-sizes.json").read_text())
+    fps = document["fps"]
+    return [
+        AccessUnit(bytes(abs(size)), round(index / fps * VIDEO_CLOCK), size < 0, index / fps)
+        for index, size in enumerate(document["sizes"])
+    ]
+
+
+def looped(units: Sequence[AccessUnit], join: int, loops: int) -> list[AccessUnit]:
+    """`units` served in a loop to a client that joined at unit `join` (a keyframe)."""
+    step = units[1].arrival - units[0].arrival
+    out = []
+    for index in range(loops * len(units)):
+        unit = units[(join + index) % len(units)]
+        at = index * step
+        out.append(AccessUnit(unit.data, round(at * VIDEO_CLOCK), unit.keyframe, at))
+    return out
+
+
+def test_a_clip_in_a_loop_is_judged_alike_from_every_join() -> None:
+    """A 30 s clip in a loop is the same scene again and again: whatever the meter makes of it,
+    it settles on the same verdict from every point a client joins it at (on this encode: quiet
+    after the first loops). It once fired at one swing of the QP, every 30 s for ever, when it
+    had joined at some keyframes (the swing came after its warmup, and the jitter was learned
+    only while quiet, so it never learned that swing), and never when it had joined at others."""
+    units = loop_camera()
+    late: dict[float, list[int]] = {}
+    for join in [index for index, unit in enumerate(units) if unit.keyframe]:
+        found = changes(looped(units, join, loops=8))
+        late[units[join].arrival] = [round(c.at) for c in found if c.started and c.at > 90]
+    assert {join: starts for join, starts in late.items() if starts} == {}
+
+
+@pytest.mark.parametrize("phase", [0.0, 12.0, 24.0])
+def test_a_clear_step_that_recurs_starts_activity_every_time(phase: float) -> None:
+    # a car every 30 s that doubles the sizes for 5 s: the jitter learned during activity does
+    # not teach the meter to ignore it, from whichever point it joined
+    def size(at: float) -> float:
+        return 9000 * (2.0 if (at + phase) % 30.0 < 5.0 else 1.0)
+
+    starts = [round(c.at) for c in changes(synthetic(size, 300, jitter=0.1)) if c.started]
+    assert len([start for start in starts if start > 90]) == 7, starts
