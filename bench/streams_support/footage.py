@@ -66,6 +66,11 @@ ENCODE_ARGS = [
     # every IDR slice: clients then see each keyframe as two half pictures.
     "-x264-params",
     "sliced-threads=0:slices=1",
+    # One encoder thread: with frame threads x264 gives other bytes on each run, and what the
+    # activity meter makes of a clip in a loop can hang on them (docs/streams.md, activity).
+    # The same bytes on every run and machine (with the same FFmpeg) keep runs comparable.
+    "-threads",
+    "1",
 ]
 """ffmpeg's output options for the camera encode (the frame count is added per source)."""
 DEFAULT_CACHE = (
