@@ -2,7 +2,8 @@
 
 Run: python bench/bench_streams.py [--cameras 25,50,100] [--seconds 60] [--quick] [--repeat 1]
                                    [--mounts 4] [--baseline-cameras 10] [--baseline-seconds S]
-                                   [--settle 10] [--py-spy] [--strict] [--cache-dir DIR]
+                                   [--settle 10] [--learn 60] [--py-spy] [--strict]
+                                   [--cache-dir DIR]
 
 A GStreamer RTSP server (tests/streams/rtsp_server.py, system Python) plays the test footage as
 a typical camera sends it (1280x720, 15 fps, 2 Mbit/s, 2 s GOP) on K = --mounts shared mounts,
@@ -27,7 +28,9 @@ one after the other:
   - for each N: the hub driver, a separate process running `hub.runtime.Hub` with N cameras on
     the mounts in the engine's default tiers (T0 always, T2 a keyframe every 10 s, T3 only
     while leased). All N connect first, then everything settles (a new client on a shared
-    mount makes GStreamer restart the RTP clock of the others), then the window is measured.
+    mount makes GStreamer restart the RTP clock of the others), then the hub's first minute on
+    the scene is measured on its own (--learn: the activity meter warms up and meets each
+    recurring swing of the scene once before it knows it), then the window that is judged.
 Only the measured processes count, read from /proc: utime + stime of the hub process and its
 descendants (and of children it reaped), or of every baseline ffmpeg; resident memory is VmRSS
 at the end of the window. RSS per camera = (RSS with N cameras - RSS of the idle hub) / N.
@@ -671,6 +674,7 @@ class Bench:
             if cameras and online_s is None:
                 problems.append(f"only {stats['health']} after {deadline - started:.0f} s")
             time.sleep(self.args.settle)
+            learning = self.learning_window(driver, cameras) if cameras else None
             samples: list[dict[str, Any]] = []
             rss_samples: list[tuple[float, int]] = []
 
@@ -756,10 +760,38 @@ class Bench:
             "events_in_window": events,
             "hub_log_errors": len(errors),
             "hub_log_first_errors": errors[:3],
+            "learning": learning,
         }
         if profile is not None:
             result["py_spy"] = profile
         return result
+
+    def learning_window(self, driver: HubDriver, cameras: int) -> dict[str, Any] | None:
+        """The hub's first minute on the scene, measured on its own before the window.
+
+        The activity meter warms up (10 s) and then meets each recurring swing of the scene
+        once before it knows it (docs/streams.md, activity); an episode it starts holds T3 for
+        up to motion_hold. That is a cost of (re)starting the hub, not of watching: the window
+        that is judged comes after it, and this one is kept beside it.
+        """
+        if self.args.learn <= 0:
+            return None
+        samples: list[dict[str, Any]] = []
+        before = driver.ask("stats")
+        window = measure(
+            self.args.learn,
+            lambda: tree_cpu(driver.pid),
+            self.helpers_cpu,
+            poll=lambda: samples.append(driver.ask("stats")),
+        )
+        after = driver.ask("stats")
+        samples.append(after)
+        return {
+            "seconds": round(window.seconds, 2),
+            "cpu_pct_per_camera": round(100 * window.cpu_cores / cameras, 4),
+            "t3_running_mean": _mean([s["t3_running"] for s in samples]),
+            "events": _delta(after["events"], before["events"]),
+        }
 
     def start_py_spy(self, pid: int, seconds: float, tag: str) -> tuple[Any, Path] | None:
         if not self.args.py_spy:
@@ -970,6 +1002,8 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "t3_running_mean": statistics.median(r["t3_running_mean"] or 0 for r in runs),
                 "t3_running_min": min((r["t3_running_min"] or 0 for r in runs), default=0),
                 "t3_running_max": max((r["t3_running_max"] or 0 for r in runs), default=0),
+                "learning_cpu_pct_per_camera": _median_of(runs, "cpu_pct_per_camera"),
+                "learning_t3_running_mean": _median_of(runs, "t3_running_mean"),
                 "t3_running_by_mount_mean": [
                     statistics.median(m or 0 for m in per_mount)
                     for per_mount in zip(
@@ -986,6 +1020,12 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _median_of(runs: list[dict[str, Any]], key: str) -> float | None:
+    """The median of a learning window's measure over the runs that had one."""
+    values = [r["learning"][key] or 0 for r in runs if r.get("learning")]
+    return round(statistics.median(values), 4) if values else None
 
 
 def print_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> None:
@@ -1025,6 +1065,13 @@ def print_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> None:
             f"  {' '.join(f'{m:.1f}' for m in row['t3_running_by_mount_mean'])}"
             + ("" if row["valid"] else "  INVALID")
         )
+    for row in rows:
+        if row["learning_cpu_pct_per_camera"] is not None:
+            print(
+                f"{row['cameras']:>5} before the window, learning the scene:"
+                f" {row['learning_cpu_pct_per_camera']:.3f} % of a core per camera,"
+                f" T3 on {row['learning_t3_running_mean']:.1f} (medians; not judged)"
+            )
     print()
     print(
         f"targets: CPU/camera <= {TARGET_CPU_PER_CAMERA} % of a core (default tiers);"
@@ -1215,6 +1262,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--settle", type=float, default=10.0, help="wait before a window (s)")
     parser.add_argument(
+        "--learn",
+        type=float,
+        default=60.0,
+        help="hub phases: seconds measured apart before the window, while the activity meter"
+        " learns the scene (0: none, the window follows the settle)",
+    )
+    parser.add_argument(
         "--baseline-cameras", type=int, default=10, help="B: most ffmpegs run at once"
     )
     parser.add_argument("--repeat", type=int, default=1, help="measure each this many times")
@@ -1311,6 +1365,7 @@ def main() -> int:
                 "cameras": args.counts,
                 "window_s": args.seconds,
                 "settle_s": args.settle,
+                "learn_s": args.learn,
                 "repeat": args.repeat,
                 "quick": args.quick,
                 "no_activity": args.no_activity,
