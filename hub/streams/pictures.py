@@ -393,7 +393,8 @@ class PictureThresholds:
     """Correlation with the learned reference below which the camera sees another scene."""
     moved_keyframes: int = 3
     moved_relearn_seconds: float = 900.0
-    """After this long on the new scene, it becomes the reference and `moved` ends."""
+    """After this long on the new scene, `moved` ends and the reference is learned afresh from
+    the new scene's keyframes, as at first."""
     clear_keyframes: int = 2
     """Good keyframes in a row (past a margin over the threshold) that end a problem."""
     margin: float = 1.5
@@ -568,8 +569,9 @@ class PictureChecks:
         if changed is not None:
             problems.append(PictureProblem("moved", changed, {"similarity": score}))
         elif self._moved.active and at - self._moved.since >= t.moved_relearn_seconds:
-            self._moved.reset()  # the camera was re-aimed on purpose: the new view is the scene
-            self._layout, self._detail, self._learned = here, sharpness, t.learn_keyframes
+            self._moved.reset()  # the camera was re-aimed on purpose: the new view is the scene,
+            self._learned, self._first = 0, []  # learned from this keyframe and the next ones
+            self._learn(here, sharpness)  # as at first, so a car passing now is not part of it
             problems.append(PictureProblem("moved", False, {"similarity": score, "relearned": 1.0}))
 
         healthy = not (blank or covered or moved or self._covered.active or self._moved.active)

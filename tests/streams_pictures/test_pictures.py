@@ -505,6 +505,24 @@ def test_a_new_view_becomes_the_reference_after_a_while() -> None:
     assert timeline == [(7, "moved", True), (37, "moved", False)]
 
 
+def test_a_car_passing_as_a_new_view_becomes_the_reference_is_not_part_of_it() -> None:
+    """After `moved_relearn_seconds` on a new view, the reference is learned afresh from that
+    keyframe and the next ones, as at first (their median), not taken from that one keyframe: a
+    car passing in it made the new view `moved` again, for another 15 minutes."""
+    greys = grey_frames()
+    empty = greys[0]
+    car = min(greys, key=lambda grey: similarity(layout(grey), layout(empty)))
+    lot = [greys[index * 7 % 20] for index in range(10)]  # the empty lot (the first 4 s)
+    view = [np.ascontiguousarray(np.fliplr(grey)) for grey in lot]  # re-aimed: seen mirrored
+    assert similarity(layout(view[0]), layout(empty)) < 0.5  # another scene
+    frames = lot[:5] + [view[index % 10] for index in range(20)]
+    # moved at #7 (t=70); 60 s later, at #13 (t=130), the view becomes the scene: a car in it
+    frames[13] = np.ascontiguousarray(np.fliplr(car))
+    thresholds = PictureThresholds(moved_relearn_seconds=60.0)
+    timeline = run(PictureChecks("cam-reaimed", thresholds), frames, every=10.0)
+    assert timeline == [(7, "moved", True), (13, "moved", False)]
+
+
 def test_relearn_accepts_the_view_at_once() -> None:
     rng = np.random.default_rng(13)
     checks = PictureChecks("cam-reaimed")
