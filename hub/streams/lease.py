@@ -86,6 +86,10 @@ class DecodeLeases:
         lease.expires = now + lease.ttl
         return True
 
+    def now(self) -> float:
+        """The time on the leases' clock."""
+        return self._clock()
+
     def release(self, lease: Lease) -> None:
         """Give the lease up now; releasing twice, or after it lapsed, does nothing."""
         leases = self._held.get(lease.camera_id)

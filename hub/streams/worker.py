@@ -69,8 +69,10 @@ class EngineSettings:
     benchmark's day scene (N=25, bench/results/streams-day-motion-lease.json): T3 on 6.2 of 25
     cameras at 5 s, 4.8 at 2 s, 4.9 at 1 s, with as many motion.start events."""
     motion_hold: float | None = 20.0
-    """T3: at most this many seconds that one motion episode holds pixels on its own, from its
-    `motion.start`; None: as long as it lasts (an hour at most). A scene that is busy all the
+    """T3: at most this many seconds that motion holds pixels on its own, from its
+    `motion.start` (an episode that starts again within `motion_lease` of its end is the same
+    stretch of motion, timed from the first start); None: as long as it lasts (an hour at
+    most). A scene that is busy all the
     time (a road, a car park at rush hour) would otherwise keep a full decoder running for good;
     20 s is the activity meter's `settle`, after which it too takes a lasting change as the
     usual scene. Activity, a zone rule or a viewer still hold pixels as long as they need."""
@@ -476,6 +478,14 @@ class _T3:
         self.limit = self.backlog
         self.active_zones: set[str] = set()
         self.motion_lease: Any = None
+        """The lease that open motion holds on pixels..."""
+        self.motion_tail: Any = None
+        """...and keeps for `motion_lease` once motion has ended."""
+        self.motion_until = float("-inf")
+        """When the hold of this stretch of motion ends (the leases' clock)..."""
+        self.motion_ended = float("-inf")
+        """...and when motion last ended: motion that starts within `motion_lease` of it goes
+        on with the stretch."""
         self.seeing = False
         """Whether the motion detector has calibrated and can see motion (set by the decode
         thread after each picture)."""
@@ -564,14 +574,12 @@ class _T3:
             event_class = MotionStart if change.started else MotionEnd
             if change.started:
                 self.active_zones.add(change.zone)
-                if self.motion_lease is None:  # pixels that move keep pixels coming...
-                    hold = self.worker.settings.motion_hold  # ...for a while at most
-                    self.motion_lease = leases.acquire(self.worker.id, "motion", ttl=hold or 3600.0)
+                if self.motion_lease is None:
+                    self._motion_started(leases)
             else:
                 self.active_zones.discard(change.zone)
-                if not self.active_zones and self.motion_lease is not None:
-                    leases.renew(self.motion_lease, ttl=self.worker.settings.motion_lease)
-                    self.motion_lease = None
+                if not self.active_zones:
+                    self._motion_ended(leases)
             self.worker._emit(
                 event_class.create(
                     camera_id=self.worker.id,
@@ -579,12 +587,43 @@ class _T3:
                 )
             )
 
+    def _motion_started(self, leases: DecodeLeases) -> None:
+        """Pixels that move keep pixels coming, for `motion_hold` at most.
+
+        Motion that starts again within `motion_lease` of its end is the same stretch of
+        motion, held until `motion_hold` from its first start: on a busy road episodes end
+        and start again every few seconds, and each one's own hold kept a decoder running.
+        """
+        now = leases.now()
+        settings = self.worker.settings
+        if now - self.motion_ended > settings.motion_lease:  # a new stretch of motion
+            self.motion_until = now + (settings.motion_hold or 3600.0)
+        if self.motion_tail is not None:
+            leases.release(self.motion_tail)
+            self.motion_tail = None
+        if self.motion_until > now:  # else the stretch's hold is spent: it holds nothing more
+            left = self.motion_until - now
+            self.motion_lease = leases.acquire(self.worker.id, "motion", ttl=left)
+
+    def _motion_ended(self, leases: DecodeLeases) -> None:
+        """Motion keeps pixels for `motion_lease` more, within its stretch's hold."""
+        now = self.motion_ended = leases.now()
+        lease, self.motion_lease = self.motion_lease, None
+        if lease is None:
+            return
+        tail = min(self.worker.settings.motion_lease, self.motion_until - now)
+        if tail > 0 and leases.renew(lease, ttl=tail):
+            self.motion_tail = lease
+        else:
+            leases.release(lease)
+
     def stop(self) -> None:
         self.stopped = True
         self.queue.clear()
-        if self.motion_lease is not None:
-            self.worker._leases.release(self.motion_lease)
-            self.motion_lease = None
+        for lease in (self.motion_lease, self.motion_tail):
+            if lease is not None:
+                self.worker._leases.release(lease)
+        self.motion_lease = self.motion_tail = None
         for zone in sorted(self.active_zones):  # nobody watches any more: close what is open
             data = {"zone": zone, "unseen": True}  # it ended unseen: T3 stopped looking
             self.worker._emit(MotionEnd.create(camera_id=self.worker.id, data=data))

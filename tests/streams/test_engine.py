@@ -320,9 +320,37 @@ async def test_motion_that_never_ends_holds_pixels_for_motion_hold_at_most(
             while worker._t3 is not None:  # noqa: ASYNC110 - the worker's tick decides, polled
                 await asyncio.sleep(0.05)
         assert 1.9 <= time.monotonic() - started < 4.0  # the 2 s hold, then the next tick
+        await events.wait_for(of("motion.end", "diam"), within=2.0)  # the bus delivers later
         motion = [e for _, e in events.events if e.type.startswith("motion.")]
         assert [e.type for e in motion] == ["motion.start", "motion.end"]
         assert motion[1].data == {"zone": "all", "unseen": True}  # closed, not seen to end
+
+
+async def test_motion_that_ends_and_starts_again_is_held_from_its_first_start(
+    rtsp_server: RtspTestServer, tmp_path: Path
+) -> None:
+    """On a busy road motion ends and starts again every few seconds, each time within the
+    tail that motion_lease keeps: one stretch of motion, held for motion_hold from its first
+    start. Each start had a hold of its own, and the decoder never stopped."""
+    settings = {"motion_hold": 2.0, "motion_lease": 1.0, "t3_dismiss": 0}
+    async with still_camera(rtsp_server, tmp_path, **settings) as (hub, events):
+        assert hub.streams is not None
+        worker = hub.streams.workers["diam"]
+        t3 = await motion_without_a_viewer(hub, worker)
+        started = time.monotonic()
+        box = (0.1, 0.1, 0.3, 0.3)
+        async with asyncio.timeout(8.0):
+            while worker._t3 is t3:
+                await asyncio.sleep(0.4)
+                t3._publish([MotionChange("all", False, box, 0.2, time.monotonic())])
+                t3._publish([MotionChange("all", True, box, 0.2, time.monotonic())])
+        assert 1.9 <= time.monotonic() - started < 4.0  # the 2 s hold, then the next tick
+        await events.wait_for(
+            lambda e: of("motion.end", "diam")(e) and bool(e.data.get("unseen")), within=2.0
+        )  # closed when T3 stopped, not seen to end
+        motion = [e for _, e in events.events if e.type.startswith("motion.")]
+        assert motion[-1].data == {"zone": "all", "unseen": True}
+        assert hub.streams.leases.reasons("diam") == set()
 
 
 async def test_pixels_that_do_not_move_dismiss_the_activity_that_asked_for_them(
