@@ -593,8 +593,12 @@ class _T3:
         Motion that starts again within `motion_lease` of its end is the same stretch of
         motion, held until `motion_hold` from its first start: on a busy road episodes end
         and start again every few seconds, and each one's own hold kept a decoder running.
+        Motion only holds a T3 that something holds: one whose leases have all lapsed is
+        stopped at the next tick, and motion seen in that last second must not revive it.
         """
         now = leases.now()
+        if not leases.active(self.worker.id, now):
+            return  # nothing holds T3 any more, motion's own tail included: it stops at the tick
         settings = self.worker.settings
         if now - self.motion_ended > settings.motion_lease:  # a new stretch of motion
             self.motion_until = now + (settings.motion_hold or 3600.0)

@@ -11,7 +11,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import av
 import pytest
@@ -19,8 +20,10 @@ import pytest
 from hub.config import Config
 from hub.events import Event
 from hub.runtime import Hub
+from hub.streams.lease import DecodeLeases
 from hub.streams.motion import MotionChange
-from hub.streams.worker import _T3, StreamWorker
+from hub.streams.units import StreamInfo
+from hub.streams.worker import _T3, EngineSettings, StreamWorker
 from tests.streams.conftest import RtspTestServer
 
 
@@ -351,6 +354,31 @@ async def test_motion_that_ends_and_starts_again_is_held_from_its_first_start(
         motion = [e for _, e in events.events if e.type.startswith("motion.")]
         assert motion[-1].data == {"zone": "all", "unseen": True}
         assert hub.streams.leases.reasons("diam") == set()
+
+
+def test_motion_seen_after_its_tail_lapsed_does_not_revive_t3() -> None:
+    """The worker's tick stops a T3 that nothing holds, once a second. Motion that started in
+    the moment between its tail lapsing and that tick took a new hold of its own, and a road's
+    flickering motion kept T3 running by itself for good (a minute and more, on the streams
+    benchmark's loop). Motion goes on holding a T3 that something holds; it revives none."""
+    clock = [0.0]
+    leases = DecodeLeases(clock=lambda: clock[0])
+    settings = EngineSettings()  # motion_lease 2 s, motion_hold 20 s
+    worker = SimpleNamespace(settings=settings, _leases=leases, id="road", _emit=lambda _: None)
+    t3 = _T3(cast(StreamWorker, worker), StreamInfo("h264"))
+    leases.acquire("road", "activity", ttl=0.5)  # activity asked for pixels, briefly
+
+    def motion(at: float, started: bool) -> None:
+        clock[0] = at
+        t3._publish([MotionChange("all", started, (0.1, 0.1, 0.3, 0.3), 0.2, at)])
+
+    motion(0.0, True)
+    motion(5.0, False)
+    motion(6.0, True)  # within the 2 s tail: the same stretch of motion, still held
+    assert leases.reasons("road", 6.5) == {"motion"}
+    motion(10.0, False)  # its tail lapses at 12 s
+    motion(12.5, True)  # and motion comes back before the tick that stops T3
+    assert not leases.active("road", 13.0)
 
 
 async def test_pixels_that_do_not_move_dismiss_the_activity_that_asked_for_them(
