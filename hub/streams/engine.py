@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from hub.bus import Bus
 from hub.events import Event
 from hub.masks.lifted import LiftedMasks
+from hub.streams import memory
 from hub.streams.activity import ActivitySettings
 from hub.streams.clips import ClipInfo, PacketRing, Ring
 from hub.streams.health import HealthSettings
@@ -39,6 +40,9 @@ TICK = 1.0
 USAGE_FLUSH = 60.0
 PICTURE_WAIT = 2.0
 """Seconds a stopped camera's last keyframe may take to reach the cache before it is forgotten."""
+TRIM_AFTER = 2.0
+"""Seconds after T3 decoders stop before their freed memory is given back (hub/streams/memory):
+time for a decode thread to finish the picture it had."""
 
 
 class StreamEngine:
@@ -84,6 +88,10 @@ class StreamEngine:
         self._subscriptions: list[Any] = []
         self._running = False
         self._unflushed: dict[str, int] = {}
+        self._decoding = 0
+        self._trim_at: float | None = None
+        self.trims = 0
+        """How often the memory of stopped T3 decoders was given back."""
         self._ring_dir: RingDirectory | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -322,12 +330,25 @@ class StreamEngine:
             await asyncio.sleep(TICK)
             now = time.monotonic()
             self.live.renew()
+            decoding = 0
             for worker in list(self.workers.values()):
                 try:
                     worker.tick(now)
                 except Exception:
                     log.exception("health check failed", extra={"camera": worker.id})
+                decoding += worker.decoding
             self.leases.expire(now)
+            self._trim_after_decoders_stop(decoding, now)
+
+    def _trim_after_decoders_stop(self, decoding: int, now: float) -> None:
+        """A moment after T3 decoders stop, give the memory they freed back to the system."""
+        if decoding < self._decoding:
+            self._trim_at = now + TRIM_AFTER
+        self._decoding = decoding
+        if self._trim_at is not None and now >= self._trim_at and memory.AVAILABLE:
+            self._trim_at = None
+            self.trims += 1
+            self.executor.submit(memory.trim)
 
     async def _usage_flusher(self) -> None:
         while True:

@@ -181,6 +181,11 @@ class StreamWorker:
         return self.monitor.state
 
     @property
+    def decoding(self) -> bool:
+        """Whether T3 decodes the camera's every frame now (a lease holds)."""
+        return self._t3 is not None
+
+    @property
     def picture_pending(self) -> bool:
         """Whether a keyframe is on its way to the snapshot cache (T2 in a decode thread)."""
         return self._t2_busy

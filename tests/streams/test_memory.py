@@ -1,0 +1,59 @@
+"""Giving the memory of stopped decoders back: real T3 decoders on the test footage.
+
+Without the trim, most of what twelve stopped decoders had taken stayed resident here (glibc
+2.36, T2 going on: 16 of 24 MB in one run), so the test fails if `trim` does nothing.
+"""
+
+from __future__ import annotations
+
+import gc
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from hub.streams import memory
+from hub.streams.pictures import KeyframeDecoder, grey_small, snapshot_pictures
+from tests.streams_pictures.media import read_units
+
+
+def resident_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+@pytest.mark.skipif(not memory.AVAILABLE, reason="this C library has no malloc_trim (not glibc)")
+def test_trim_gives_back_what_stopped_decoders_freed() -> None:
+    info, units = read_units()
+    keyframes = [unit for unit in units if unit.keyframe]
+
+    def keyframe(index: int) -> None:  # T2: a decoder per keyframe, a snapshot from it
+        frame = KeyframeDecoder(info).decode(keyframes[index % len(keyframes)])
+        assert frame is not None
+        snapshot_pictures(frame)
+
+    def decoder(_: int) -> KeyframeDecoder:
+        made = KeyframeDecoder(info, all_frames=True)
+        for unit in units[:60]:
+            frame = made.decode(unit)
+            if frame is not None:
+                grey_small(frame)
+        return made
+
+    with ThreadPoolExecutor(2) as pool:  # as the engine's decode threads
+        list(pool.map(keyframe, range(20)))  # T2 has run for a while
+        pool.submit(memory.trim).result()
+        start = resident_mb()
+        decoders = list(pool.map(decoder, range(12)))
+        peak = resident_mb()
+        del decoders
+        gc.collect()
+        list(pool.map(keyframe, range(20)))  # T2 goes on meanwhile: the heaps stay in use
+        freed = resident_mb()
+        assert pool.submit(memory.trim).result()
+    after = resident_mb()
+    grown = peak - start
+    assert grown > 10, (start, peak)  # twelve decoders of 768x432 pictures
+    assert after - start < 0.25 * grown, (start, peak, freed, after)
