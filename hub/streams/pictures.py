@@ -392,6 +392,10 @@ class PictureThresholds:
     moved_similarity: float = 0.5
     """Correlation with the learned reference below which the camera sees another scene."""
     moved_keyframes: int = 3
+    moved_steady: float = 0.8
+    """`moved` needs `moved_keyframes` in a row below `moved_similarity`, each at least this
+    similar to the keyframe before it: a camera that was moved shows one steady new view, while
+    traffic that fills the picture (a bus, a truck) differs from keyframe to keyframe."""
     moved_relearn_seconds: float = 900.0
     """After this long on the new scene, `moved` ends and the reference is learned afresh from
     the new scene's keyframes, as at first."""
@@ -511,6 +515,8 @@ class PictureChecks:
         """The keyframes learned so far (layout, detail), until the reference is made of them."""
         self._detail = 0.0
         self._learned = 0
+        self._last_layout: _Floats | None = None
+        """The last judged keyframe's layout: `moved` needs a steady new view."""
 
     @property
     def active(self) -> set[ProblemKind]:
@@ -551,6 +557,7 @@ class PictureChecks:
             if not blank:
                 self._learn(here, sharpness)
             self._previous = grey
+            self._last_layout = here
             return problems
 
         ratio = sharpness / max(self._detail, 1e-6)
@@ -563,7 +570,8 @@ class PictureChecks:
 
         assert self._layout is not None  # learned
         score = similarity(here, self._layout)
-        moved = not blank and not covered and score < t.moved_similarity
+        steady = self._last_layout is None or similarity(here, self._last_layout) >= t.moved_steady
+        moved = not blank and not covered and score < t.moved_similarity and steady
         recovered = score >= 1 - (1 - t.moved_similarity) / t.margin
         changed = self._moved.feed(moved, recovered, at)
         if changed is not None:
@@ -578,6 +586,7 @@ class PictureChecks:
         if healthy:
             self._follow(here, sharpness)
         self._previous = grey
+        self._last_layout = here
         return problems
 
     def relearn(self) -> list[PictureProblem]:
@@ -587,7 +596,7 @@ class PictureChecks:
             ended.append(PictureProblem("covered", False, {"relearned": 1.0}))
         if self._moved.reset():
             ended.append(PictureProblem("moved", False, {"relearned": 1.0}))
-        self._layout = None
+        self._layout = self._last_layout = None
         self._first = []
         self._detail = 0.0
         self._learned = 0

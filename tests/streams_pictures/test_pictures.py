@@ -461,11 +461,12 @@ def test_covered_detail_reports_the_drop() -> None:
     assert problems[0].detail["ratio"] < 0.2
 
 
-def test_moved_needs_three_keyframes_of_another_scene_and_ends_when_it_returns() -> None:
+def test_moved_needs_three_steady_keyframes_of_another_scene_and_ends_when_it_returns() -> None:
     rng = np.random.default_rng(10)
     frames = live(1, 5, rng) + live(2, 5, rng) + live(1, 4, rng)
     timeline = run(PictureChecks("cam-moved"), frames)
-    assert timeline == [(7, "moved", True), (11, "moved", False)]
+    # the first keyframe of the new view (#5) differs from the one before: not yet steady
+    assert timeline == [(8, "moved", True), (11, "moved", False)]
 
 
 def test_a_slight_shift_and_a_passing_object_are_not_moved() -> None:
@@ -496,13 +497,30 @@ def test_a_car_passing_while_the_reference_is_learned_is_not_part_of_the_scene(
     assert checks.learned
 
 
+@pytest.mark.parametrize("every", [10.2, 10.6])
+def test_a_road_full_of_traffic_is_not_moved(every: float) -> None:
+    """The real road (5 pictures a second of the test footage) in a loop for half an hour, a
+    keyframe taken every ~10 s as T2 does, drifting through the clip. Vehicles fill the layout
+    of some keyframes (similarity 0.1-0.45 to the rest on the streams benchmark's encode), and
+    three of them in a row made the road `moved` (2 and 9 times here; 2-27 times a minute over
+    25-100 cameras in the benchmark). Each differs from the one before; a moved camera's new
+    view does not."""
+    greys = grey_frames()
+    checks = PictureChecks("cam-road")
+    found = []
+    for index in range(180):
+        at = index * every
+        found += checks.update(greys[round(at * 5) % len(greys)], at)
+    assert [p for p in found if p.kind == "moved"] == []
+
+
 def test_a_new_view_becomes_the_reference_after_a_while() -> None:
     rng = np.random.default_rng(12)
     thresholds = PictureThresholds(moved_relearn_seconds=60.0)
     frames = live(1, 5, rng) + live(2, 40, rng)
     timeline = run(PictureChecks("cam-reaimed", thresholds), frames)
-    # moved at #7 (t=14); 60 s later, at #37 (t=74), the new view is the reference
-    assert timeline == [(7, "moved", True), (37, "moved", False)]
+    # moved at #8 (t=16); 60 s later, at #38 (t=76), the new view is the reference
+    assert timeline == [(8, "moved", True), (38, "moved", False)]
 
 
 def test_a_car_passing_as_a_new_view_becomes_the_reference_is_not_part_of_it() -> None:
@@ -516,17 +534,17 @@ def test_a_car_passing_as_a_new_view_becomes_the_reference_is_not_part_of_it() -
     view = [np.ascontiguousarray(np.fliplr(grey)) for grey in lot]  # re-aimed: seen mirrored
     assert similarity(layout(view[0]), layout(empty)) < 0.5  # another scene
     frames = lot[:5] + [view[index % 10] for index in range(20)]
-    # moved at #7 (t=70); 60 s later, at #13 (t=130), the view becomes the scene: a car in it
-    frames[13] = np.ascontiguousarray(np.fliplr(car))
+    # moved at #8 (t=80); 60 s later, at #14 (t=140), the view becomes the scene: a car in it
+    frames[14] = np.ascontiguousarray(np.fliplr(car))
     thresholds = PictureThresholds(moved_relearn_seconds=60.0)
     timeline = run(PictureChecks("cam-reaimed", thresholds), frames, every=10.0)
-    assert timeline == [(7, "moved", True), (13, "moved", False)]
+    assert timeline == [(8, "moved", True), (14, "moved", False)]
 
 
 def test_relearn_accepts_the_view_at_once() -> None:
     rng = np.random.default_rng(13)
     checks = PictureChecks("cam-reaimed")
-    run(checks, live(1, 5, rng) + live(2, 3, rng))
+    run(checks, live(1, 5, rng) + live(2, 4, rng))
     assert checks.active == {"moved"}
     assert checks.relearn() == [PictureProblem("moved", False, {"relearned": 1.0})]
     assert checks.active == set() and not checks.learned
@@ -550,9 +568,17 @@ def test_a_slow_lighting_ramp_and_an_exposure_jump_are_not_problems() -> None:
 def test_a_new_resolution_starts_learning_again() -> None:
     rng = np.random.default_rng(15)
     checks = PictureChecks("cam-resized")
-    run(checks, live(1, 5, rng) + live(2, 3, rng))
+    run(checks, live(1, 5, rng) + live(2, 4, rng))
     assert checks.active == {"moved"}
     bigger = shot(np.repeat(np.repeat(scene(2), 2, axis=0), 2, axis=1), rng)
     problems = checks.update(bigger, 100.0)
     assert [(p.kind, p.started) for p in problems] == [("moved", False)]
     assert not checks.learned
+    for index in range(6):  # learned again at the new size, and judged at it
+        assert (
+            checks.update(
+                shot(np.repeat(np.repeat(scene(2), 2, axis=0), 2, axis=1), rng), 102.0 + 2 * index
+            )
+            == []
+        )
+    assert checks.learned
