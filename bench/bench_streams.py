@@ -1289,8 +1289,9 @@ def parse_args() -> argparse.Namespace:
         "--scene",
         choices=("loop", "day"),
         default="loop",
-        help="loop: the test clip looped every 30 s, busy all the time (T3 stays idle); day: a"
-        " quiet car park with a car now and then (bench/streams_support/scene.py), so T3 runs",
+        help="loop: the test clip looped every 30 s, busy all the time (T3 idle once the"
+        " activity meter has learned it); day: a quiet car park with a car now and then"
+        " (bench/streams_support/scene.py), so T3 runs",
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: N=10, 15 s windows")
     parser.add_argument("--output", type=Path, help="JSON results (default under bench/results)")
