@@ -341,8 +341,12 @@ class StreamEngine:
             self._trim_after_decoders_stop(decoding, now)
 
     def _trim_after_decoders_stop(self, decoding: int, now: float) -> None:
-        """A moment after T3 decoders stop, give the memory they freed back to the system."""
-        if decoding < self._decoding:
+        """A moment after T3 decoders stop, give the memory they freed back to the system.
+
+        At most once every `TRIM_AFTER` seconds: on a busy hub decoders stop every second, and
+        a trim pushed back by each stop would never come.
+        """
+        if decoding < self._decoding and self._trim_at is None:
             self._trim_at = now + TRIM_AFTER
         self._decoding = decoding
         if self._trim_at is not None and now >= self._trim_at and memory.AVAILABLE:

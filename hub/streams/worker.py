@@ -72,10 +72,10 @@ class EngineSettings:
     """T3: at most this many seconds that motion holds pixels on its own, from its
     `motion.start` (an episode that starts again within `motion_lease` of its end is the same
     stretch of motion, timed from the first start); None: as long as it lasts (an hour at
-    most). A scene that is busy all the
-    time (a road, a car park at rush hour) would otherwise keep a full decoder running for good;
-    20 s is the activity meter's `settle`, after which it too takes a lasting change as the
-    usual scene. Activity, a zone rule or a viewer still hold pixels as long as they need."""
+    most). A scene that is busy all the time (a road, a car park at rush hour) would otherwise
+    keep a full decoder running for good; 20 s is the activity meter's `settle`, after which it
+    too takes a lasting change as the usual scene. Activity, a zone rule or a viewer still hold
+    pixels as long as they need."""
     t3_dismiss: float | None = 4.0
     """T3: seconds without pixel motion, once T3 has calibrated, after which it dismisses the
     activity that asked for it: the activity's lease is given back before `activity.end` (the

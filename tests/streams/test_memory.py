@@ -9,10 +9,13 @@ from __future__ import annotations
 import gc
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
 from hub.streams import memory
+from hub.streams.engine import TRIM_AFTER, StreamEngine
 from hub.streams.pictures import KeyframeDecoder, grey_small, snapshot_pictures
 from tests.streams_pictures.media import read_units
 
@@ -57,3 +60,17 @@ def test_trim_gives_back_what_stopped_decoders_freed() -> None:
     grown = peak - start
     assert grown > 10, (start, peak)  # twelve decoders of 768x432 pictures
     assert after - start < 0.25 * grown, (start, peak, freed, after)
+
+
+def test_the_engine_trims_once_a_moment_after_decoders_stop_even_if_more_keep_stopping() -> None:
+    """On a busy hub T3 decoders stop every second: the trim comes TRIM_AFTER after the first
+    stop, not pushed back by each one after it."""
+    with ThreadPoolExecutor(1) as pool:
+        engine = SimpleNamespace(_decoding=6, _trim_at=None, trims=0, executor=pool)
+        trim_at = []
+        for second, decoding in enumerate([5, 4, 3, 2, 1, 0, 0, 0]):
+            before = engine.trims
+            StreamEngine._trim_after_decoders_stop(cast(StreamEngine, engine), decoding, second)
+            if engine.trims > before:
+                trim_at.append(second)
+    assert trim_at == ([int(TRIM_AFTER), 2 * int(TRIM_AFTER) + 1] if memory.AVAILABLE else [])
