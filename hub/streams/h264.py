@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -253,6 +253,31 @@ def keep_parameter_set(table: dict[int, _T], key: int, value: _T, limit: int) ->
     if key not in table and len(table) >= limit:
         table.pop(next(iter(table)))
     table[key] = value
+
+
+SLICE_HEADER_BYTES = 48
+"""Bytes of a slice NAL unit read first: enough for every header but those with long reference
+lists, reference picture sets or weight tables, which are read again in full."""
+MAX_SLICE_HEADER_BYTES = 1024
+"""At most this many bytes of a slice NAL unit or a parameter set are read."""
+
+
+def read_slice_header(data: bytes, begin: int, skip: int, read: Callable[[bytes], _T]) -> _T | None:
+    """`read` the slice NAL unit at data[begin:] from `skip` bytes in (its NAL header).
+
+    From its first `SLICE_HEADER_BYTES`, and when those end inside it, once more from up to
+    `MAX_SLICE_HEADER_BYTES`. None if it is malformed (NalError with all of it read) or names a
+    parameter set that never came (KeyError).
+    """
+    for size in (SLICE_HEADER_BYTES, MAX_SLICE_HEADER_BYTES):
+        try:
+            return read(data[begin + skip : begin + size])
+        except NalError:
+            if begin + size >= len(data):
+                return None  # the whole NAL unit was read: it is malformed
+        except KeyError:
+            return None
+    return None
 
 
 def remove_emulation_prevention(data: bytes) -> bytes:

@@ -22,11 +22,13 @@ from hub.streams.h264 import (
     H264_IDR,
     H264_PPS,
     H264_SPS,
+    MAX_SLICE_HEADER_BYTES,
     BitReader,
     H264SliceSyntax,
     NalError,
     keep_parameter_set,
     parse_h264_sps_and_syntax,
+    read_slice_header,
     remove_emulation_prevention,
     split_annexb,
 )
@@ -34,10 +36,6 @@ from hub.streams.slices_h265 import H265SliceQp
 
 log = logging.getLogger(__name__)
 
-_HEADER_BYTES = 48
-"""Bytes of a slice NAL unit read first: enough for every header but those with long reference
-list changes or weight tables, which are read again in full."""
-_MAX_HEADER_BYTES = 1024
 _MAX_SETS = 32
 """Parameter sets kept per stream (H.264 allows 32 SPS ids and 256 PPS ids; cameras use one)."""
 _P, _B, _I, _SP, _SI = 0, 1, 2, 3, 4
@@ -124,7 +122,7 @@ class SliceQp:
             log.debug("a parameter set the slice reader cannot use: %s", exc)
 
     def _learn_pps(self, nal: bytes) -> None:
-        bits = BitReader(remove_emulation_prevention(nal[1:_MAX_HEADER_BYTES]))
+        bits = BitReader(remove_emulation_prevention(nal[1:MAX_SLICE_HEADER_BYTES]))
         pps_id = bits.ue(255)
         sps = self._sps.get(bits.ue(31))
         if sps is None:
@@ -157,17 +155,11 @@ class SliceQp:
         keep_parameter_set(self._pps, pps_id, syntax, _MAX_SETS)
 
     def _slice_qp(self, data: bytes, begin: int, kind: int) -> int | None:
-        for size in (_HEADER_BYTES, _MAX_HEADER_BYTES):
-            chunk = data[begin : begin + size]
-            try:
-                return self._read_header(chunk, kind, (data[begin] >> 5) & 3)  # nal_ref_idc
-            except NalError:
-                if len(chunk) < size:
-                    break  # the whole NAL unit was read: it is malformed
-            except KeyError:
-                break  # a parameter set that never came
-        self._unreadable += 1
-        return None
+        ref_idc = (data[begin] >> 5) & 3  # nal_ref_idc
+        qp = read_slice_header(data, begin, 0, lambda nal: self._read_header(nal, kind, ref_idc))
+        if qp is None:
+            self._unreadable += 1
+        return qp
 
     def _read_header(self, nal: bytes, kind: int, ref_idc: int) -> int:
         """7.3.3 slice_header() up to slice_qp_delta; the picture's QP."""

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from hub.streams.h264 import (
     H265_PPS,
     H265_SPS,
+    MAX_SLICE_HEADER_BYTES,
     BitReader,
     H265SliceSyntax,
     NalError,
     keep_parameter_set,
     parse_h265_sps_and_syntax,
     read_h265_reference_set,
+    read_slice_header,
     remove_emulation_prevention,
     skip_h265_scaling_list_data,
     split_annexb,
@@ -30,10 +32,6 @@ from hub.streams.h264 import (
 
 log = logging.getLogger(__name__)
 
-HEADER_BYTES = 48
-"""Bytes of a slice NAL unit read first: enough for every header but those with long weight
-tables or reference picture sets, which are read again in full."""
-MAX_HEADER_BYTES = 1024
 _MAX_SETS = 16
 """Parameter sets kept per stream (H.265 allows 16 SPS ids and 64 PPS ids; cameras use one)."""
 _B, _P, _I = 0, 1, 2
@@ -118,17 +116,10 @@ class H265SliceQp:
             log.debug("an H.265 parameter set the slice reader cannot use: %s", exc)
 
     def _slice_qp(self, data: bytes, begin: int, kind: int) -> int | None:
-        for size in (HEADER_BYTES, MAX_HEADER_BYTES):
-            chunk = data[begin + 2 : begin + size]
-            try:
-                return self._read_header(chunk, kind)
-            except NalError:
-                if begin + size >= len(data):
-                    break  # the whole NAL unit was read: it is malformed
-            except KeyError:
-                break  # a parameter set that never came
-        self.unreadable += 1
-        return None
+        qp = read_slice_header(data, begin, 2, lambda rbsp: self._read_header(rbsp, kind))
+        if qp is None:
+            self.unreadable += 1
+        return qp
 
     def _read_header(self, rbsp: bytes, kind: int) -> int:
         """7.3.6.1 slice_segment_header() of a picture's first segment, up to slice_qp_delta."""
@@ -191,7 +182,7 @@ class H265SliceQp:
 
 def _parse_pps(nal: bytes) -> tuple[int, _PictureSyntax]:
     """An H.265 PPS (7.3.2.3.1), as far as slice headers need it (and its extension flags)."""
-    bits = BitReader(remove_emulation_prevention(nal[2:MAX_HEADER_BYTES]))
+    bits = BitReader(remove_emulation_prevention(nal[2:MAX_SLICE_HEADER_BYTES]))
     pps_id = bits.ue(63)
     sps_id = bits.ue(15)
     bits.u(1)  # dependent_slice_segments_enabled_flag: dependent segments never start a picture
