@@ -290,6 +290,13 @@ async def motion_without_a_viewer(hub: Hub, worker: StreamWorker) -> _T3:
     return t3
 
 
+async def t3_stopped(worker: StreamWorker, within: float) -> None:
+    """Wait until the worker's tick has stopped T3 (polled: the tick decides, once a second)."""
+    async with asyncio.timeout(within):
+        while worker._t3 is not None:  # noqa: ASYNC110 - the worker's tick decides, polled
+            await asyncio.sleep(0.05)
+
+
 async def test_motion_keeps_pixels_for_the_configured_motion_lease(
     rtsp_server: RtspTestServer, tmp_path: Path
 ) -> None:
@@ -304,9 +311,7 @@ async def test_motion_keeps_pixels_for_the_configured_motion_lease(
         assert worker._t3 is t3  # motion is open: it holds the pixels without a viewer
         t3._publish([MotionChange("all", False, (0.1, 0.1, 0.3, 0.3), 0.2, time.monotonic())])
         ended = time.monotonic()
-        async with asyncio.timeout(5.0):
-            while worker._t3 is not None:  # noqa: ASYNC110 - the worker's tick decides, polled
-                await asyncio.sleep(0.05)
+        await t3_stopped(worker, within=5.0)
         assert 0.9 <= time.monotonic() - ended < 3.0  # the 1 s tail, not activity's 30 s
         assert [e.type for _, e in events.events if e.type.startswith("motion.")] == [
             "motion.start",
@@ -325,9 +330,7 @@ async def test_motion_that_never_ends_holds_pixels_for_motion_hold_at_most(
         await motion_without_a_viewer(hub, worker)  # a car park busy all the time: it never ends
         started = time.monotonic()
         assert hub.streams.leases.reasons("diam") == {"motion"}
-        async with asyncio.timeout(6.0):
-            while worker._t3 is not None:  # noqa: ASYNC110 - the worker's tick decides, polled
-                await asyncio.sleep(0.05)
+        await t3_stopped(worker, within=6.0)
         assert 1.9 <= time.monotonic() - started < 4.0  # the 2 s hold, then the next tick
         await events.wait_for(of("motion.end", "diam"), within=2.0)  # the bus delivers later
         motion = [e for _, e in events.events if e.type.startswith("motion.")]
@@ -400,9 +403,7 @@ async def test_pixels_that_do_not_move_dismiss_the_activity_that_asked_for_them(
         worker._activity_changed(True, 2.0)
         assert worker._t3 is not None and hub.streams.leases.reasons("diam") == {"activity"}
         calibrated = 10 / worker.settings.motion_fps
-        async with asyncio.timeout(calibrated + dismiss + 5.0):
-            while worker._t3 is not None:  # noqa: ASYNC110 - the worker's tick decides, polled
-                await asyncio.sleep(0.1)
+        await t3_stopped(worker, within=calibrated + dismiss + 5.0)
         assert time.monotonic() - started >= calibrated + dismiss - 0.5  # not before its time
         assert hub.streams.leases.reasons("diam") == set()
         worker._activity_changed(False, 1.0)  # the episode's end finds nothing left to give back
