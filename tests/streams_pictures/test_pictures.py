@@ -235,10 +235,13 @@ def test_jpeg_encoders_and_scalers_are_reused_per_thread_and_per_size(
     expected = [to_jpeg(f, max_width=w) for f in frames for w in (640, 320)]
     results: dict[int, list[bytes]] = {}
     kept: dict[int, tuple[object, object]] = {}
+    # All three alive to the end: a thread that ended can hand its id to the next one started.
+    together = threading.Barrier(3, timeout=30)
 
     def encode(index: int) -> None:
         results[index] = [to_jpeg(f, max_width=w) for f in frames for w in (640, 320)]
         kept[index] = (_scalers.get((320, 180, "yuvj420p")), _encoders.get((320, 180, 5)))
+        together.wait()
 
     threads = [threading.Thread(target=encode, args=(i,)) for i in range(3)]
     for thread in threads:
