@@ -404,7 +404,12 @@ class PictureThresholds:
     margin: float = 1.5
     """Hysteresis: a problem ends only when its measure passes the threshold by this factor."""
     learn_keyframes: int = 3
-    """Keyframes that build the first reference; covered and moved wait for it."""
+    """Keyframes of one scene that build the first reference (each at least `moved_similarity`
+    similar to one of them); covered and moved wait for it. Keyframes unlike the rest (a bus
+    filling the picture) are left out, so a busy road is not learned from its traffic."""
+    learn_limit: int = 12
+    """Keyframes after which the reference is made of the largest group that agrees, however
+    small (a scene that never looks the same twice is judged too, two minutes in)."""
     reference_rate: float = 0.05
     """How fast the reference follows a healthy scene (dusk, a parked car), per keyframe."""
 
@@ -514,7 +519,7 @@ class PictureChecks:
         self._first: list[tuple[_Floats, float]] = []
         """The keyframes learned so far (layout, detail), until the reference is made of them."""
         self._detail = 0.0
-        self._learned = 0
+        self._learned = False
         self._last_layout: _Floats | None = None
         """The last judged keyframe's layout: `moved` needs a steady new view."""
 
@@ -532,7 +537,7 @@ class PictureChecks:
     @property
     def learned(self) -> bool:
         """Whether the reference scene is known, so covered and moved can be judged."""
-        return self._learned >= self.thresholds.learn_keyframes
+        return self._learned
 
     def update(self, grey: Grey, at: float) -> list[PictureProblem]:
         """Judge one keyframe taken at `at` (seconds); the problems that started or ended."""
@@ -578,7 +583,7 @@ class PictureChecks:
             problems.append(PictureProblem("moved", changed, {"similarity": score}))
         elif self._moved.active and at - self._moved.since >= t.moved_relearn_seconds:
             self._moved.reset()  # the camera was re-aimed on purpose: the new view is the scene,
-            self._learned, self._first = 0, []  # learned from this keyframe and the next ones
+            self._learned, self._first = False, []  # learned from this keyframe and the next
             self._learn(here, sharpness)  # as at first, so a car passing now is not part of it
             problems.append(PictureProblem("moved", False, {"similarity": score, "relearned": 1.0}))
 
@@ -599,7 +604,7 @@ class PictureChecks:
         self._layout = self._last_layout = None
         self._first = []
         self._detail = 0.0
-        self._learned = 0
+        self._learned = False
         return ended
 
     def _check_frozen(self, grey: Grey, at: float, blank: bool) -> list[PictureProblem]:
@@ -628,18 +633,36 @@ class PictureChecks:
         return [PictureProblem("frozen", changed, {"difference": difference, "seconds": seconds})]
 
     def _learn(self, here: _Floats, sharpness: float) -> None:
-        """Learn the reference from the first keyframes: the median of each block and of detail.
+        """Learn the reference from the first keyframes that agree: their median block by block.
 
-        So a car passing in one of them is not part of the scene. In a mean it was: on a plain
-        car park, its third of a passing car made the empty lot look like another scene.
+        A keyframe agrees with another when they are at least `moved_similarity` alike (the same
+        scene). The reference is made once `learn_keyframes` agree with one of them, so a car
+        passing in one of them is not part of the scene (in a mean, its third of a passing car
+        made the empty lot look like another scene), nor are keyframes that traffic fills (on a
+        busy road, two of three such keyframes made the road itself look moved ever after).
         """
-        self._learned += 1
-        self._first.append((here, sharpness))
-        if self._learned < self.thresholds.learn_keyframes:
+        t = self.thresholds
+        first = self._first
+        first.append((here, sharpness))
+        if len(first) < t.learn_keyframes:
             return
-        self._layout = np.median(np.stack([layout for layout, _ in self._first]), axis=0)
-        self._detail = float(np.median([sharpness for _, sharpness in self._first]))
+        agree = [
+            [
+                j
+                for j, (other, _) in enumerate(first)
+                if similarity(layout, other) >= t.moved_similarity
+            ]
+            for layout, _ in first
+        ]
+        group = max(agree, key=len)  # the first, of groups as large: the earliest scene
+        if len(group) < t.learn_keyframes and len(first) < t.learn_limit:
+            return
+        if len(group) < 2:  # nothing ever agreed: the scene is all of them
+            group = list(range(len(first)))
+        self._layout = np.median(np.stack([first[j][0] for j in group]), axis=0)
+        self._detail = float(np.median([first[j][1] for j in group]))
         self._first = []
+        self._learned = True
 
     def _follow(self, here: _Floats, sharpness: float) -> None:
         assert self._layout is not None
