@@ -3,7 +3,7 @@
 Run: python bench/bench_streams.py [--cameras 25,50,100] [--seconds 60] [--quick] [--repeat 1]
                                    [--mounts 4] [--baseline-cameras 10] [--baseline-seconds S]
                                    [--settle 10] [--learn 60] [--py-spy] [--strict]
-                                   [--cache-dir DIR]
+                                   [--cache-dir DIR] [--encode camera|ultrafast]
 
 A GStreamer RTSP server (tests/streams/rtsp_server.py, system Python) plays the test footage as
 a typical camera sends it (1280x720, 15 fps, 2 Mbit/s, 2 s GOP) on K = --mounts shared mounts,
@@ -11,12 +11,13 @@ and the N cameras are spread over them round-robin (camera i on mount i mod K). 
 plays the same footage, but mount i starts i/K of the way into it (at the nearest keyframe), so
 activity episodes, and with them T3, come at different times on different cameras, as in a
 city, instead of on all N cameras at once. The footage is encoded ONCE, before the run, with
-ffmpeg at the `camera` mount's settings (bench/streams_support/footage.py; cached, by default
-under ~/.cache/pantau/bench-streams), then cut with `-c copy` into K rotated copies, each
-served by a `file` mount: no encoder runs in the server during the run. A `file` mount restarts
-its file when its first client comes (the media is shared, later clients join it), so each
-mount stays at its own offset. K = 1 is the former setup: ONE `camera` mount, re-encoded live
-(one encoder in the server), every camera seeing the same motion at the same moment. One keeper
+ffmpeg as a camera encodes (--encode camera: H.264 Main profile, CABAC, deblocking, no
+B-frames; bench/streams_support/footage.py; cached, by default under
+~/.cache/pantau/bench-streams), then cut with `-c copy` into K rotated copies, each served by a
+`file` mount: no encoder runs in the server during the run. A `file` mount restarts its file
+when its first client comes (the media is shared, later clients join it), so each mount stays
+at its own offset. K = 1 is the former setup: ONE `camera` mount, re-encoded live (one x264enc
+ultrafast encoder in the server), every camera seeing the same motion at the same moment. One keeper
 client (`ffmpeg -c copy`) per mount holds it open so that every phase finds it running. Then,
 one after the other:
   - the idle hub: bench/streams_support/hub_driver.py with 0 cameras, for its resident memory;
@@ -758,6 +759,11 @@ class Bench:
             "stream_stats_fps_mean": after["stats_fps_mean"],
             "timestamp_problems_last_stats": after["stats_timestamp_problems"],
             "events_in_window": events,
+            "tamper_in_window": [
+                {**t, "monotonic": round(t["monotonic"] - before["monotonic"], 1)}
+                for t in after.get("tampers", [])
+                if before["monotonic"] <= t["monotonic"] <= after["monotonic"]
+            ][:20],
             "hub_log_errors": len(errors),
             "hub_log_first_errors": errors[:3],
             "learning": learning,
@@ -1154,7 +1160,7 @@ def prepare_footage(args: argparse.Namespace) -> footage.Footage | None:
         )
         source = day.path
     print(f"footage: {args.mounts} rotated copies in {args.cache_dir}", flush=True)
-    played = footage.prepare(source, args.mounts, args.cache_dir)
+    played = footage.prepare(source, args.mounts, args.cache_dir, args.encode)
     encoded = "cached" if played.encode_s is None else f"encoded now in {played.encode_s:g} s"
     cut = "cached" if played.cut_s is None else f"cut now in {played.cut_s:g} s"
     print(
@@ -1293,6 +1299,14 @@ def parse_args() -> argparse.Namespace:
         " activity meter has learned it); day: a quiet car park with a car now and then"
         " (bench/streams_support/scene.py), so T3 runs",
     )
+    parser.add_argument(
+        "--encode",
+        choices=sorted(footage.ENCODES),
+        default=footage.DEFAULT_ENCODE,
+        help="camera: H.264 Main profile as cameras send it (CABAC, deblocking, no B-frames);"
+        " ultrafast: the former encode (constrained baseline, about half the decode cost), for"
+        " comparison with earlier results",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: N=10, 15 s windows")
     parser.add_argument("--output", type=Path, help="JSON results (default under bench/results)")
     parser.add_argument("--py-spy", action="store_true", help="profile each hub window")
@@ -1322,6 +1336,8 @@ def parse_args() -> argparse.Namespace:
         name = "streams-quick" if args.quick else "streams"
         if args.scene != "loop":
             name += f"-{args.scene}"
+        if args.encode != footage.DEFAULT_ENCODE:
+            name += f"-{args.encode}"
         if args.no_activity or args.set:  # a diagnosis never replaces the measure of the target
             name += "-diagnosis"
         args.output = RESULTS / f"{name}.json"
@@ -1373,6 +1389,7 @@ def main() -> int:
                 "streams_settings": args.set,
                 "default_tiers": not args.no_activity and not args.set,
                 "scene": args.scene_facts,
+                "encode": args.encode,
                 "mounts": len(urls),
                 "mount_offsets_s": [0.0] if played is None else played.offsets_s,
                 "mount": (

@@ -82,17 +82,27 @@ def bench_config(
     )
 
 
+TAMPER_KEPT = 200
+"""`tamper` events kept in full (a scene that makes false alarms is diagnosed from them)."""
+
+
 class EventTally:
-    """Counts the hub's events by type and keeps each camera's latest `stream.stats`."""
+    """Counts the hub's events by type and keeps each camera's latest `stream.stats`, and the
+    first `TAMPER_KEPT` tamper events with what they say."""
 
     def __init__(self) -> None:
         self.by_type: Counter[str] = Counter()
         self.latest_stats: dict[str, dict[str, Any]] = {}
+        self.tampers: list[dict[str, Any]] = []
 
     async def __call__(self, event: Event) -> None:
         self.by_type[event.type] += 1
         if event.type == "tamper":  # which check fired, and whether it started or ended
             self.by_type[f"tamper:{event.data.get('kind')}:{event.data.get('state')}"] += 1
+            if len(self.tampers) < TAMPER_KEPT:
+                self.tampers.append(
+                    {"monotonic": time.monotonic(), "camera": event.camera_id, **event.data}
+                )
         if event.type == "stream.stats" and event.camera_id is not None:
             self.latest_stats[event.camera_id] = dict(event.data)
 
@@ -166,6 +176,7 @@ def stats(hub: Hub, tally: EventTally, lag: LoopLag) -> dict[str, Any]:
         "bytes": sum(int(getattr(source, "bytes_received", 0)) for source in sources),
         "lost_packets": sum(int(getattr(source, "lost_packets", 0)) for source in sources),
         "events": dict(tally.by_type),
+        "tampers": tally.tampers,
         "stats_fps_mean": _mean([float(s["fps"]) for s in latest if s.get("fps") is not None]),
         "stats_kbps_mean": _mean(
             [float(s["bitrate_kbps"]) for s in latest if s.get("bitrate_kbps") is not None]
