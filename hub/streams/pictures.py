@@ -576,7 +576,8 @@ class PictureChecks:
         assert self._layout is not None  # learned
         score = similarity(here, self._layout)
         steady = self._last_layout is None or similarity(here, self._last_layout) >= t.moved_steady
-        moved = not blank and not covered and score < t.moved_similarity and steady
+        unlike = not blank and not covered and score < t.moved_similarity
+        moved = unlike and steady
         recovered = score >= 1 - (1 - t.moved_similarity) / t.margin
         changed = self._moved.feed(moved, recovered, at)
         if changed is not None:
@@ -587,7 +588,9 @@ class PictureChecks:
             self._learn(here, sharpness)  # as at first, so a car passing now is not part of it
             problems.append(PictureProblem("moved", False, {"similarity": score, "relearned": 1.0}))
 
-        healthy = not (blank or covered or moved or self._covered.active or self._moved.active)
+        # Only a keyframe like the scene is followed: one unlike it, steady or not (traffic, or
+        # a re-aimed camera's view with traffic in it), would pull the reference towards it.
+        healthy = not (blank or covered or unlike or self._covered.active or self._moved.active)
         if healthy:
             self._follow(here, sharpness)
         self._previous = grey

@@ -534,6 +534,23 @@ def test_a_road_learned_while_traffic_fills_it_is_not_moved() -> None:
     assert checks.learned
 
 
+def test_a_camera_re_aimed_at_a_busy_road_is_moved() -> None:
+    """The real road, then the same road mirrored (the camera turned), T2 taking a keyframe
+    every 10 and 12 s in turn. On the new view, keyframes full of vehicles are unlike the old
+    scene but not steady, so they are not `moved`; they used to count as healthy and the
+    reference followed them, until the new view was the scene and was never called moved."""
+    greys = grey_frames()
+    taken, index = [], 2
+    for step in range(70):
+        taken.append(index % 15)  # keyframe i is at 2i s
+        index += 5 if step % 2 == 0 else 6
+    road = [greys[10 * i] for i in taken[:10]]
+    turned = [np.ascontiguousarray(np.fliplr(greys[10 * i])) for i in taken[10:]]
+    checks = PictureChecks("cam-turned")
+    timeline = run(checks, road + turned, every=10.0)
+    assert timeline[:1] == [(19, "moved", True)]  # nine keyframes after it was turned
+
+
 def test_a_scene_that_never_looks_the_same_is_learned_at_the_limit() -> None:
     """No two keyframes agree (unrelated scenes): the reference waits for `learn_limit`."""
     rng = np.random.default_rng(21)
