@@ -653,9 +653,9 @@ class PictureChecks:
             [
                 j
                 for j, (other, _) in enumerate(first)
-                if similarity(layout, other) >= t.moved_similarity
+                if similarity(mine, other) >= t.moved_similarity
             ]
-            for layout, _ in first
+            for mine, _ in first
         ]
         group = max(agree, key=len)  # the first, of groups as large: the earliest scene
         if len(group) < t.learn_keyframes and len(first) < t.learn_limit:
