@@ -147,11 +147,7 @@ def stats(hub: Hub, tally: EventTally, lag: LoopLag) -> dict[str, Any]:
     # Which URL (bench mount) each camera reads: T3 by mount shows when each mount is busy.
     urls = {camera.id: str(camera.url) for camera in hub.config.cameras}
     t3_cameras = (
-        {
-            camera
-            for camera, worker in engine.workers.items()
-            if getattr(worker, "_t3", None) is not None
-        }
+        {camera for camera, worker in engine.workers.items() if worker.decoding}
         if engine is not None
         else set()
     )
@@ -159,8 +155,7 @@ def stats(hub: Hub, tally: EventTally, lag: LoopLag) -> dict[str, Any]:
         "monotonic": time.monotonic(),
         "cameras": len(workers),
         "health": dict(health),
-        # T3 is private to the worker; the benchmark only counts how many run.
-        "t3_running": sum(1 for worker in workers if getattr(worker, "_t3", None) is not None),
+        "t3_running": len(t3_cameras),
         "t3_running_by_url": dict(
             Counter(url for camera, url in urls.items() if camera in t3_cameras)
         ),
