@@ -39,7 +39,7 @@ from hub.events import (
     Event,
 )
 from hub.registry import CameraRecord
-from hub.store import Database
+from hub.store import Database, unbroken
 from hub.store.models import ID_LENGTH, IngestedEventRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -282,6 +282,7 @@ class IngestReceipts:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @unbroken
     async def take(self, keys: Sequence[tuple[str, str]], at: datetime) -> set[tuple[str, str]]:
         """Record (owner, event id) pairs; answer those that were not recorded before."""
         if not keys:
@@ -299,6 +300,7 @@ class IngestReceipts:
             await session.commit()
         return taken
 
+    @unbroken
     async def give_back(self, keys: Sequence[tuple[str, str]]) -> None:
         """Forget pairs taken but not published, so that the sender's resend is taken."""
         if not keys:
@@ -308,6 +310,7 @@ class IngestReceipts:
             await session.execute(delete(IngestedEventRow).where(pair.in_(list(keys))))
             await session.commit()
 
+    @unbroken
     async def prune(self, before: datetime) -> int:
         """Forget ids received before `before`; how many."""
         async with self._db.session() as session:

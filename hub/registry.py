@@ -31,7 +31,7 @@ from hub.config.base import SLUG_PATTERN
 from hub.config.models import CAMERA_URL_SCHEMES, Config
 from hub.credentials import CredentialBox, CredentialError
 from hub.events import CameraAdded, CameraRemoved, CameraUpdated, Event
-from hub.store import Database
+from hub.store import Database, unbroken
 from hub.store.models import CameraRow, OwnerRow, SiteRow
 
 log = logging.getLogger(__name__)
@@ -475,6 +475,7 @@ class Registry:
             row = await session.get(OwnerRow, owner_id)
             return None if row is None else _owner_record(row)
 
+    @unbroken
     async def add_owner(
         self, owner: OwnerInput, source: CameraSource = CameraSource.API
     ) -> OwnerRecord:
@@ -487,6 +488,7 @@ class Registry:
             await self._flush_new(session, "owner", owner.id)
         return _owner_record(row)
 
+    @unbroken
     async def update_owner(self, owner_id: str, **changes: Any) -> OwnerRecord:
         """Change an API or import owner's fields."""
         _refuse_unknown_fields("owner", changes, OWNER_FIELDS)
@@ -499,6 +501,7 @@ class Registry:
             _assign(row, merged.model_dump(exclude={"id"}))
         return _owner_record(row)
 
+    @unbroken
     async def remove_owner(self, owner_id: str) -> None:
         """Remove an API or import owner that no site or camera refers to any more."""
         async with self._db.session() as session, session.begin():
@@ -524,6 +527,7 @@ class Registry:
             row = await session.get(SiteRow, site_id)
             return None if row is None else _site_record(row)
 
+    @unbroken
     async def add_site(
         self, site: SiteInput, source: CameraSource = CameraSource.API
     ) -> SiteRecord:
@@ -538,6 +542,7 @@ class Registry:
             await self._flush_new(session, "site", site.id)
         return _site_record(row)
 
+    @unbroken
     async def update_site(self, site_id: str, **changes: Any) -> SiteRecord:
         """Change an API or import site's fields."""
         _refuse_unknown_fields("site", changes, SITE_FIELDS)
@@ -551,6 +556,7 @@ class Registry:
             _assign(row, values)
         return _site_record(row)
 
+    @unbroken
     async def remove_site(self, site_id: str) -> None:
         """Remove an API or import site that no camera refers to any more."""
         async with self._db.session() as session, session.begin():
@@ -580,6 +586,7 @@ class Registry:
             row = await session.get(CameraRow, camera_id)
             return None if row is None else _camera_record(row)
 
+    @unbroken
     async def add_camera(
         self, camera: CameraInput, source: CameraSource = CameraSource.API
     ) -> CameraRecord:
@@ -598,6 +605,7 @@ class Registry:
         await self._publish(CameraAdded.create(camera_id=record.id, data=record.as_dict()))
         return record
 
+    @unbroken
     async def update_camera(self, camera_id: str, **changes: Any) -> CameraRecord:
         """Change an API or import camera; `password=None` forgets its password."""
         _refuse_unknown_fields("camera", changes, CAMERA_FIELDS)
@@ -619,6 +627,7 @@ class Registry:
             await self._publish(CameraUpdated.create(camera_id=camera_id, data=data))
         return record
 
+    @unbroken
     async def save_camera(
         self,
         camera: CameraInput,
@@ -666,6 +675,7 @@ class Registry:
             await self._publish(CameraUpdated.create(camera_id=record.id, data=data))
         return outcome
 
+    @unbroken
     async def remove_camera(self, camera_id: str) -> None:
         """Remove an API or import camera."""
         async with self._db.session() as session, session.begin():
@@ -693,6 +703,7 @@ class Registry:
             )
         return self._credentials.decrypt(row.password_encrypted)
 
+    @unbroken
     async def rotate_credentials(self) -> int:
         """Re-encrypt every stored password with the newest key; how many were re-encrypted."""
         if self._credentials is None:
@@ -710,6 +721,7 @@ class Registry:
 
     # -- the config -----------------------------------------------------------------------------
 
+    @unbroken
     async def sync_from_config(self, config: Config) -> SyncReport:
         """Make the registry's config entries match `config`, leaving API and import entries be."""
         report = SyncReport()

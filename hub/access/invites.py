@@ -21,7 +21,7 @@ from hub.access.passwords import Passwords
 from hub.access.roles import Role
 from hub.access.tokens import digest
 from hub.access.users import NAME, AccountError, User, normal_name, user_of
-from hub.store import Database
+from hub.store import Database, unbroken
 from hub.store.models import InviteRow, UserRow, utcnow
 
 DEFAULT_DAYS = 7
@@ -121,6 +121,7 @@ class Invites:
         self._db = db
         self._passwords = passwords
 
+    @unbroken
     async def create(
         self,
         owner: str,
@@ -169,6 +170,7 @@ class Invites:
             rows = await session.scalars(select(InviteRow).order_by(InviteRow.created_at.desc()))
             return [_invite(row) for row in rows]
 
+    @unbroken
     async def revoke(self, invite_id: str, now: datetime | None = None) -> Invite:
         """Withdraw an invitation that was not used yet; its link stops working at once."""
         now = now or utcnow()
@@ -201,6 +203,7 @@ class Invites:
             raise refused
         return invite
 
+    @unbroken
     async def accept(self, token: str, password: str, now: datetime | None = None) -> User:
         """Make the invitation's user with `password` and use the invitation up, once.
 

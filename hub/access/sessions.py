@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from hub.access.roles import Principal, Refusal
 from hub.access.tokens import digest
 from hub.access.users import user_of
-from hub.store import Database
+from hub.store import Database, unbroken
 from hub.store.models import UserRow, WebSessionRow, utcnow
 
 LIFETIME = timedelta(hours=12)
@@ -26,6 +26,7 @@ class Sessions:
         self._db = db
         self.lifetime = lifetime
 
+    @unbroken
     async def open(self, user_id: str, now: datetime | None = None) -> tuple[str, datetime]:
         """A new session for the user: the cookie's value (shown only to the browser) and end."""
         now = now or utcnow()
@@ -58,6 +59,7 @@ class Sessions:
             return Refusal(ENDED)
         return user_of(user).principal()
 
+    @unbroken
     async def close(self, cookie: str) -> str | None:
         """End the session; the id of its user, or None when there was no such session."""
         async with self._db.session() as session, session.begin():

@@ -21,7 +21,7 @@ from hub.access.roles import (
     scope_list,
 )
 from hub.access.users import AccountError, normal_name
-from hub.store import Database
+from hub.store import Database, unbroken
 from hub.store.models import ApiTokenRow, UserRow, utcnow
 
 PREFIX = "pantau_"
@@ -79,6 +79,7 @@ class Tokens:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @unbroken
     async def create(
         self,
         user: str,
@@ -136,6 +137,7 @@ class Tokens:
             rows = (await session.execute(query)).all()
         return [_token_of(row, user_name) for row, user_name in rows]
 
+    @unbroken
     async def revoke(self, token_id: str) -> Token:
         """Revoke a token for good; revoking it again changes nothing."""
         now = utcnow()
@@ -148,6 +150,7 @@ class Tokens:
             user_name = await session.scalar(select(UserRow.name).where(UserRow.id == row.user_id))
         return _token_of(row, user_name or "?")
 
+    @unbroken
     async def identify(self, secret: str, now: datetime | None = None) -> Principal | Refusal:
         """Who a bearer token acts for, with its scopes its user's role still allows."""
         if not secret.startswith(PREFIX):

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.access.passwords import Passwords
 from hub.access.roles import ROLE_ACCESS, Principal, PrincipalKind, Role
-from hub.store import Database
+from hub.store import Database, unbroken
 from hub.store.models import UserRow, WebSessionRow, utcnow
 
 NAME = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
@@ -89,6 +89,7 @@ class Users:
         self._db = db
         self._passwords = passwords
 
+    @unbroken
     async def add(
         self,
         name: str,
@@ -136,6 +137,7 @@ class Users:
             rows = await session.scalars(select(UserRow).order_by(UserRow.name))
             return [user_of(row) for row in rows]
 
+    @unbroken
     async def set_password(self, name: str, password: str) -> User:
         """A new password; the user's open sessions end, so a stolen one stops working."""
         password_hash = await self._passwords.hash(password)
@@ -145,6 +147,7 @@ class Users:
             await session.execute(delete(WebSessionRow).where(WebSessionRow.user_id == row.id))
         return user_of(row)
 
+    @unbroken
     async def set_disabled(self, name: str, disabled: bool) -> User:
         """Disable (sessions end, tokens stop working) or enable a user again."""
         async with self._db.session() as session, session.begin():
@@ -154,6 +157,7 @@ class Users:
                 await session.execute(delete(WebSessionRow).where(WebSessionRow.user_id == row.id))
         return user_of(row)
 
+    @unbroken
     async def sign_in(self, name: str, password: str) -> User | None:
         """The user if `password` is theirs and they are enabled, else None, in about one time.
 

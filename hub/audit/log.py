@@ -43,7 +43,7 @@ from hub.audit.chain import (
     clean_text,
 )
 from hub.credentials import CredentialBox
-from hub.store import Database
+from hub.store import Database, unbroken
 from hub.store.models import AuditRecordRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ MAX_LIMIT = 10_000
 """Records `records()` returns at most."""
 _ADVISORY_LOCK = 0x70616E74617501
 """PostgreSQL advisory lock key of appends: 'pantau' and 1."""
+_SQLITE_BUSY_SNAPSHOT = 517
+"""SQLite's extended result code for a write refused on a snapshot older than the database."""
 _UNSET_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -170,8 +172,13 @@ def _taken(exc: Exception) -> bool:
     """Whether an append failed because another appender took the head first."""
     if isinstance(exc, IntegrityError):
         return True
-    # SQLite answers a write on a stale snapshot 'database is locked' at once, without waiting.
-    return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
+    # SQLite answers a write on a stale snapshot 'database is locked' at once, without waiting
+    # (SQLITE_BUSY_SNAPSHOT). The same words after the busy timeout (plain SQLITE_BUSY) mean a
+    # writer holds the lock: trying again would wait the timeout out 50 times.
+    return (
+        isinstance(exc, OperationalError)
+        and getattr(exc.orig, "sqlite_errorcode", None) == _SQLITE_BUSY_SNAPSHOT
+    )
 
 
 class AuditLog:
@@ -313,6 +320,7 @@ class AuditLog:
                     await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise AuditError(f"could not append {action.value}: the head kept moving")
 
+    @unbroken
     async def _append_once(self, draft: AuditRecord) -> AuditRecord:
         async with self._db.session() as session, session.begin():
             if self._db.dialect == "postgresql":

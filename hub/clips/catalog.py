@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from hub.store import Database
+from hub.store import Database, unbroken
 from hub.store.models import ClipRow, utcnow
 
 MAX_LIST = 1000
@@ -103,6 +103,7 @@ class ClipCatalog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @unbroken
     async def add(
         self,
         *,
@@ -155,6 +156,7 @@ class ClipCatalog:
             clip_id, state=ClipState.FAILED.value, error=reason, finished_at=utcnow()
         )
 
+    @unbroken
     async def _change(self, clip_id: str, **values: Any) -> ClipRecord | None:
         async with self._db.session() as session, session.begin():
             row = await session.get(ClipRow, clip_id)
@@ -164,6 +166,7 @@ class ClipCatalog:
                 setattr(row, name, value)
         return _record(row)
 
+    @unbroken
     async def fail_unfinished(self, reason: str) -> int:
         """Fail every clip still `cutting` (the hub stopped under it); how many."""
         async with self._db.session() as session, session.begin():
@@ -199,6 +202,7 @@ class ClipCatalog:
             rows = await session.scalars(select(ClipRow).order_by(ClipRow.created_at))
             return [_record(row) for row in rows]
 
+    @unbroken
     async def remove(self, clip_ids: Iterable[str]) -> int:
         """Delete these clips' rows (their files are the caller's); how many."""
         ids = list(clip_ids)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 from hub.credentials import CredentialBox
 from hub.incidents.model import IncidentChange, NotificationJob
 from hub.logs import redactor
-from hub.store import Database
+from hub.store import Database, unbroken
 from hub.store.models import IncidentHistoryRow, IncidentRow, NotificationJobRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ class Outbox:
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback)
 
+    @unbroken
     async def record(
         self,
         change: IncidentChange,
@@ -153,6 +154,7 @@ class Outbox:
         self._changed()
         return queued
 
+    @unbroken
     async def cancel_pending(
         self, incident_id: str, reason: str, *, at: datetime | None = None
     ) -> int:
@@ -165,6 +167,7 @@ class Outbox:
         self._changed()
         return count
 
+    @unbroken
     async def due(
         self, now: datetime, limit: int, *, skip_rate_keys: Collection[str] = ()
     ) -> list[ClaimedJob]:
@@ -209,6 +212,7 @@ class Outbox:
             rows = list(await session.scalars(query))
         return [self._claimed(row) for row in rows]
 
+    @unbroken
     async def reclaim(self, now: datetime | None = None) -> int:
         """Make every job still marked as being sent due again at once; how many.
 
@@ -228,6 +232,7 @@ class Outbox:
             self._changed()
         return count
 
+    @unbroken
     async def release(self, job_id: int, until: datetime | None = None) -> None:
         """Hand a claimed job back unsent: not an attempt; due again at `until`, else as it was."""
         values: dict[str, Any] = {
@@ -243,6 +248,7 @@ class Outbox:
                 update(Job).where(Job.id == job_id, Job.state == JobState.SENDING).values(values)
             )
 
+    @unbroken
     async def finish(self, job_id: int, result: AttemptResult) -> JobState:
         """Record the result of one attempt; the job's new state back.
 
@@ -345,6 +351,7 @@ class Outbox:
         async with self._db.session() as session:
             return await session.scalar(query.limit(1)) is not None
 
+    @unbroken
     async def rotate_channels(self) -> int:
         """Re-encrypt every job's channel URL with the newest key; how many were re-encrypted."""
         async with self._db.session() as session, session.begin():

@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from hub.access.roles import PrincipalKind
 from hub.audit import HUB, Action, Actor
 from hub.events import Context, Event, MaskLifted, MaskLiftRequested, MaskRestored
+from hub.store.database import unbroken
 from hub.store.models import MaskLiftRow, utcnow
 from hub.streams.privacy import privacy_mask
 
@@ -248,6 +249,7 @@ class MaskLifts:
 
     # -- asking and deciding
 
+    @unbroken
     async def request(
         self,
         camera: CameraRecord,
@@ -434,6 +436,7 @@ class MaskLifts:
             )
         return lift
 
+    @unbroken
     async def _decide(
         self,
         lift: MaskLift,
@@ -493,6 +496,7 @@ class MaskLifts:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(wait, 3600.0))
 
+    @unbroken
     async def _end(self, lift: MaskLift, now: datetime) -> None:
         if lift.decision == "approved":
             streams = self._streams()

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 
 from hub.sharing import Level, Purpose
-from hub.store import Database
+from hub.store import Database, unbroken
 from hub.store.models import NAME_LENGTH, SharingAgreementRow
 
 Row = SharingAgreementRow
@@ -247,6 +247,7 @@ class AgreementStore:
             rows = await session.scalars(select(Row).order_by(Row.created_at, Row.id))
             return [agreement_of(row) for row in rows]
 
+    @unbroken
     async def make(
         self, draft: AgreementDraft, recorded_by: str, now: datetime
     ) -> tuple[SharingAgreement, list[SharingAgreement]]:
@@ -286,6 +287,7 @@ class AgreementStore:
             session.add(row)
         return agreement_of(row), [agreement_of(old) for old in superseded]
 
+    @unbroken
     async def revoke(
         self, agreement_id: str, by: str, reason: str, now: datetime
     ) -> SharingAgreement | None:

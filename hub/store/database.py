@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,6 +22,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -44,6 +51,40 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def unbroken(work: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Run a write transaction to its end, commit or rollback, even if its caller is cancelled.
+
+    A task cancelled while it awaits a statement leaves that statement running in aiosqlite's
+    thread; SQLAlchemy then drops the connection, which stays open until the garbage collector
+    finds it, holding the write lock: every other writer waits out the busy timeout and fails
+    with "database is locked" (an incident or a delivery's result lost). Stopping the hub
+    cancels background tasks wherever they are, so each method that writes runs in a task of
+    its own that no cancellation reaches; a cancelled caller waits for it, then is cancelled.
+    """
+
+    @functools.wraps(work)
+    async def whole(*args: P.args, **kwargs: P.kwargs) -> T:
+        task = asyncio.ensure_future(work(*args, **kwargs))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                await asyncio.wait([task])  # a second cancellation leaves it to finish alone
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                # Not the exception itself: SQLAlchemy's text carries the statement's values.
+                cause = error.orig if isinstance(error, DBAPIError) else error
+                log.warning(
+                    "%s failed after its caller was cancelled: %s: %s",
+                    work.__qualname__,
+                    type(cause).__name__,
+                    cause,
+                )
+            raise
+
+    return whole
 
 
 class Database:

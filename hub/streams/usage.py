@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from hub.store import Database
+from hub.store import Database, unbroken
 from hub.store.models import DataUsageRow
 
 
@@ -40,6 +40,7 @@ class UsageLedger:
         """The local day of `at` (now by default)."""
         return (at or datetime.now(self.zone)).astimezone(self.zone).date()
 
+    @unbroken
     async def add(self, counts: Mapping[str, int], at: datetime | None = None) -> None:
         """Add each camera's bytes to its row for the local day of `at`."""
         rows = [

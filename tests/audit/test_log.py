@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from hub.audit import (
     GENESIS,
@@ -25,7 +26,7 @@ from hub.audit import (
     Flaw,
     PurposeMissing,
 )
-from hub.audit.log import parse_when, record_of
+from hub.audit.log import _taken, parse_when, record_of
 from hub.credentials import CredentialBox
 from hub.store import Database
 from hub.store.models import AuditRecordRow
@@ -253,6 +254,41 @@ async def test_two_processes_on_one_sqlite_file_leave_one_chain(
             assert numbers == list(range(count))
     finally:
         await db.close()
+
+
+def _sqlite_refusals(folder: Path) -> tuple[sqlite3.OperationalError, sqlite3.OperationalError]:
+    """Real 'database is locked' refusals: a write on a stale snapshot, and one on a held lock."""
+    path = folder / "locks.db"
+    first = sqlite3.connect(path, isolation_level=None, timeout=0)
+    second = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        first.execute("PRAGMA journal_mode=WAL")
+        first.execute("CREATE TABLE t (x INTEGER)")
+        first.execute("BEGIN")
+        first.execute("SELECT * FROM t").fetchall()  # a snapshot taken
+        second.execute("INSERT INTO t VALUES (1)")  # and made stale
+        with pytest.raises(sqlite3.OperationalError) as stale:
+            first.execute("INSERT INTO t VALUES (2)")
+        first.execute("ROLLBACK")
+        second.execute("BEGIN IMMEDIATE")  # the write lock held
+        with pytest.raises(sqlite3.OperationalError) as held:
+            first.execute("INSERT INTO t VALUES (3)")
+        second.execute("ROLLBACK")
+    finally:
+        first.close()
+        second.close()
+    return stale.value, held.value
+
+
+def test_only_a_stale_snapshot_is_retried_not_a_held_lock(tmp_path: Path) -> None:
+    # Both say 'database is locked'. The stale snapshot comes at once: another appender took
+    # the head, start over. The held lock comes after the busy timeout (10 s in the hub):
+    # retrying it ATTEMPTS times held a stopping hub for minutes.
+    stale, held = _sqlite_refusals(tmp_path)
+    assert "locked" in str(stale) and "locked" in str(held)
+    assert _taken(OperationalError("INSERT", {}, stale))
+    assert not _taken(OperationalError("INSERT", {}, held))
+    assert _taken(IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE")))
 
 
 async def test_records_are_filtered_by_owner_camera_action_and_time(

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import ast
+import asyncio
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -7,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 import hub.store
-from hub.store import Database, DataUsageRow, OwnerRow
+from hub.store import Database, DataUsageRow, OwnerRow, unbroken
 
 
 def _head() -> str:
@@ -43,6 +46,48 @@ async def test_start_twice_on_the_same_file_keeps_the_data(tmp_path: Path) -> No
             assert await session.get(OwnerRow, "dishub") is not None
     finally:
         await second.close()
+
+
+SLOW = (
+    "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 1000000) "
+    "SELECT count(*) FROM r"
+)
+"""A statement that keeps aiosqlite's thread busy for a while (0.1-0.3 s here)."""
+
+
+async def _write_then_dawdle(db: Database, written: asyncio.Event) -> None:
+    async with db.session() as session, session.begin():
+        session.add(OwnerRow(id="dlh", name="DLH", kind="opd", source="api"))
+        await session.flush()  # the write lock is taken
+        written.set()
+        await session.execute(text(SLOW))
+
+
+async def test_a_write_cancelled_mid_statement_ends_and_leaves_the_store_writable(
+    tmp_path: Path,
+) -> None:
+    # How the hub's stop used to wedge the store: a background task cancelled while it awaited
+    # a statement left its connection open with the write lock, and the next writer (the
+    # audit log's anchor) waited out the busy timeout, failed, and tried again, 50 times.
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'pantau.db'}")
+    await db.start()
+    try:
+        written = asyncio.Event()
+        task = asyncio.create_task(unbroken(_write_then_dawdle)(db, written))
+        await written.wait()
+        await asyncio.sleep(0.02)  # inside the slow statement
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        began = time.monotonic()
+        async with db.session() as session, session.begin():
+            session.add(OwnerRow(id="dishub", name="Dishub", kind="opd", source="api"))
+        assert time.monotonic() - began < 2.0  # not the busy timeout's 10 s
+        async with db.session() as session:
+            owners = set(await session.scalars(select(OwnerRow.id)))
+        assert owners == {"dlh", "dishub"}  # the cancelled caller's transaction ran to its end
+    finally:
+        await db.close()
 
 
 async def test_session_before_start_says_so() -> None:
@@ -91,3 +136,38 @@ async def test_data_usage_is_one_row_per_camera_and_day(db: Database) -> None:
         (date(2026, 1, 1), 10),
         (date(2026, 1, 2), 2**40),
     ]
+
+
+def _writers_without_unbroken() -> list[str]:
+    """Coroutines in hub/ that begin or commit a session themselves and are not @unbroken."""
+    root = Path(hub.store.__file__).parents[1]
+    missing = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.AsyncFunctionDef):
+                continue
+            own = [n for n in ast.walk(node) if n is not node]
+            nested = {
+                id(n)
+                for d in own
+                if isinstance(d, ast.AsyncFunctionDef | ast.FunctionDef)
+                for n in ast.walk(d)
+            }
+            writes = any(
+                isinstance(n, ast.Attribute)
+                and n.attr in ("begin", "commit")
+                and isinstance(n.value, ast.Name)
+                and n.value.id == "session"
+                for n in own
+                if id(n) not in nested
+            )
+            decorators = {ast.unparse(d) for d in node.decorator_list}
+            if writes and "unbroken" not in decorators:
+                missing.append(f"{path.relative_to(root.parent)}:{node.lineno} {node.name}")
+    return missing
+
+
+def test_every_write_transaction_in_the_hub_runs_unbroken() -> None:
+    # The rule that keeps a stopping hub from wedging the store; see hub.store.unbroken.
+    assert _writers_without_unbroken() == []
