@@ -251,9 +251,17 @@ NIGHT_NOISE = 1.2
 (standard deviation, new in every frame), no colour."""
 
 
-def pictures(day: Day, footage: Footage, seed: int = 7, *, step: int = 1) -> Iterator[Picture]:
+def pictures(
+    day: Day, footage: Footage, seed: int = 7, *, step: int = 1, grain: float = 0.0
+) -> Iterator[Picture]:
     """The day's frames as yuv420p arrays; with `step`, every step-th pixel of every step-th
-    row (a camera's sub-stream, footage.width // step wide)."""
+    row (a camera's sub-stream, footage.width // step wide).
+
+    `grain` adds sensor noise of that many grey levels (standard deviation, new in every frame)
+    to the day's luma. The quiet stretches show the few seconds of empty lot again and again,
+    so without it the same picture comes back, which a live sensor never sends: keyframes that
+    show it differ only by the encoder's rounding, as a frozen camera's do.
+    """
     rng = np.random.default_rng(seed)
     luma = footage.height  # rows of the luma plane
     for index, (a, b, weight) in enumerate(day.shots):
@@ -262,7 +270,13 @@ def pictures(day: Day, footage: Footage, seed: int = 7, *, step: int = 1) -> Ite
             blend = picture.astype(np.float32) * (1.0 - weight)
             blend += footage.pictures[b].astype(np.float32) * weight
             picture = np.rint(blend).astype(np.uint8)
-        if day.night_from is not None and index >= day.night_from:
+        at_night = day.night_from is not None and index >= day.night_from
+        if grain > 0.0 and not at_night:
+            y = picture[:luma].astype(np.float32)
+            y += rng.standard_normal(y.shape, dtype=np.float32) * grain
+            picture = picture.copy()
+            picture[:luma] = np.clip(np.rint(y), 0, 255).astype(np.uint8)
+        if at_night:
             y = picture[:luma].astype(np.float32)
             y -= 16.0
             y *= NIGHT_GAIN
