@@ -722,6 +722,10 @@ class Bench:
             "cpu_pct_per_camera": round(100 * window.cpu_cores / cameras, 4) if cameras else None,
             "rss_bytes_start": rss_start,
             "rss_bytes_end": rss_end,
+            # over the window's samples (every poll): with T3 coming and going the hub's memory
+            # moves by a few MB per decoder, and its value at the end is one moment of that
+            "rss_bytes_median": round(statistics.median(rss for _, rss in rss_samples)),
+            "rss_bytes_max": max(rss for _, rss in rss_samples),
             "rss_growth_mb_per_min": round(slope(rss_samples) * 60 / 1e6, 2),
             "rss_mb_by_minute": rss_by_minute(rss_samples),
             "io": io_window(io_start, io_end, cameras, window.seconds),
@@ -970,7 +974,10 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
         base_runs = results["baseline"][str(results["baseline_cameras_for"][n])]
         cpu = statistics.median(r["cpu_pct_per_camera"] for r in runs)
         rss_end = statistics.median(r["rss_bytes_end"] for r in runs)
-        rss_per_camera = (rss_end - idle_rss) / int(n) / 1e6
+        # The window's median (its peak beside it): the end alone is one moment of T3's tide.
+        rss_mid = statistics.median(r.get("rss_bytes_median", r["rss_bytes_end"]) for r in runs)
+        rss_peak = statistics.median(r.get("rss_bytes_max", r["rss_bytes_end"]) for r in runs)
+        rss_per_camera = (rss_mid - idle_rss) / int(n) / 1e6
         base = statistics.median(r["cpu_pct_per_camera"] for r in base_runs)
         ratio = base / cpu if cpu > 0 else None
         valid = all(r["valid"] for r in runs) and all(r["valid"] for r in base_runs)
@@ -990,7 +997,9 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
                     4,
                 ),
                 "pantau_rss_mb_per_camera": round(rss_per_camera, 3),
-                "pantau_rss_mb_total": round(rss_end / 1e6, 1),
+                "pantau_rss_mb_per_camera_peak": round((rss_peak - idle_rss) / int(n) / 1e6, 3),
+                "pantau_rss_mb_total": round(rss_mid / 1e6, 1),
+                "pantau_rss_mb_total_end": round(rss_end / 1e6, 1),
                 # the hub process's own writes (pre-roll files, database, log), per camera
                 "hub_written_mb_per_camera_per_min": round(
                     written / int(n) / seconds * 60 / 1e6, 3
@@ -1108,6 +1117,12 @@ def print_table(rows: list[dict[str, Any]], results: dict[str, Any]) -> None:
         f" (leased), mean over the window (least-most of its {POLL:g} s samples), then the mean"
         f" per mount ({results['mounts']} mount{'s' if results['mounts'] > 1 else ''}, starting at"
         f" {', '.join(f'{o:g}' for o in results['mount_offsets_s'])} s of the footage)."
+        f" RSS/cam: the hub's median over the window's {POLL:g} s samples less the idle hub's,"
+        " per camera; at its peak: "
+        + ", ".join(
+            f"N={row['cameras']} {row['pantau_rss_mb_per_camera_peak']:.2f} MB" for row in rows
+        )
+        + "."
     )
     restarts = results.get("mount_restarts") or {}
     if restarts:
@@ -1448,7 +1463,9 @@ def main() -> int:
                         f" (held by {run['t3_held_by_mean']}),"
                         f" event loop late by {run['loop_lag_ms_mean']} ms on average"
                         f" ({run['loop_lag_ms_max']} ms at most);"
-                        f" RSS {run['rss_bytes_end'] / 1e6:.0f} MB,"
+                        f" RSS {run['rss_bytes_median'] / 1e6:.0f} MB (median of the window;"
+                        f" {run['rss_bytes_max'] / 1e6:.0f} at most,"
+                        f" {run['rss_bytes_end'] / 1e6:.0f} at the end),"
                         f" {run['rss_growth_mb_per_min']:+.1f} MB/min in the window;"
                         f" wrote {run['io']['wchar'] / 1e6:.0f} MB,"
                         f" {run['io']['storage_bytes'] / 1e6:.2f} MB of it to storage",
