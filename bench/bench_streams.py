@@ -975,8 +975,8 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
         cpu = statistics.median(r["cpu_pct_per_camera"] for r in runs)
         rss_end = statistics.median(r["rss_bytes_end"] for r in runs)
         # The window's median (its peak beside it): the end alone is one moment of T3's tide.
-        rss_mid = statistics.median(r.get("rss_bytes_median", r["rss_bytes_end"]) for r in runs)
-        rss_peak = statistics.median(r.get("rss_bytes_max", r["rss_bytes_end"]) for r in runs)
+        rss_mid = statistics.median(r["rss_bytes_median"] for r in runs)
+        rss_peak = statistics.median(r["rss_bytes_max"] for r in runs)
         rss_per_camera = (rss_mid - idle_rss) / int(n) / 1e6
         base = statistics.median(r["cpu_pct_per_camera"] for r in base_runs)
         ratio = base / cpu if cpu > 0 else None

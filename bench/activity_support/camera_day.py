@@ -271,20 +271,17 @@ def pictures(
             blend += footage.pictures[b].astype(np.float32) * weight
             picture = np.rint(blend).astype(np.uint8)
         at_night = day.night_from is not None and index >= day.night_from
-        if grain > 0.0 and not at_night:
+        noise = NIGHT_NOISE if at_night else grain
+        if noise > 0.0:
             y = picture[:luma].astype(np.float32)
-            y += rng.standard_normal(y.shape, dtype=np.float32) * grain
-            picture = picture.copy()
-            picture[:luma] = np.clip(np.rint(y), 0, 255).astype(np.uint8)
-        if at_night:
-            y = picture[:luma].astype(np.float32)
-            y -= 16.0
-            y *= NIGHT_GAIN
-            y += 16.0
-            y += rng.standard_normal(y.shape, dtype=np.float32) * NIGHT_NOISE
-            night = np.full_like(picture, 128)
-            night[:luma] = np.clip(np.rint(y), 0, 255).astype(np.uint8)
-            picture = night
+            if at_night:
+                y -= 16.0
+                y *= NIGHT_GAIN
+                y += 16.0
+            y += rng.standard_normal(y.shape, dtype=np.float32) * noise
+            noisy = np.full_like(picture, 128) if at_night else picture.copy()  # night: no colour
+            noisy[:luma] = np.clip(np.rint(y), 0, 255).astype(np.uint8)
+            picture = noisy
         yield picture if step == 1 else subsample(picture, footage.width, footage.height, step)
 
 
